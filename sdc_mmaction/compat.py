@@ -1,0 +1,184 @@
+"""Workarounds for the pinned OpenMMLab stack, all in one place.
+
+Each fix is applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
+imported), detects whether upstream still needs it, and does nothing where upstream is
+already fixed. Every fix records whether it was applied in :data:`APPLIED` so tests and
+bug reports can tell.
+
+1. ``missing_drn``: the mmaction2 1.2.0 wheel lacks ``mmaction/models/localizers/drn``
+   (open-mmlab/mmaction2#2714, fix #2721), so ``import mmaction.models`` fails. We register
+   empty stand-in modules for ``mmaction.models.localizers.drn[.drn]`` before
+   ``mmaction.models`` is imported. Only DRN itself refers to that folder.
+2. ``checkpoint_weights_only``: torch >= 2.6 loads with ``weights_only=True`` by default,
+   but mmengine 0.10.7 checkpoints pickle a ``HistoryBuffer`` in their message hub
+   (open-mmlab/mmengine#1655), which breaks ``--resume``, ``load_from`` and testing. We
+   register a local-file loader that passes ``weights_only=False`` (checkpoints are the
+   user's own files, as with every OpenMMLab release before torch 2.6).
+3. ``cpu_distributed``: mmengine's ``_init_dist_pytorch`` always calls
+   ``torch.cuda.set_device`` and defaults to NCCL, so torchrun on a CPU-only machine
+   fails. Without CUDA we initialise the process group with gloo and skip the device call.
+   :func:`adapt_cfg_for_device` does the config half (DDP ``device_ids=None``, no SyncBN).
+"""
+import importlib.util
+import inspect
+import os.path as osp
+import sys
+import types
+from typing import Dict
+
+#: name of each fix -> whether it was applied in this process
+APPLIED: Dict[str, bool] = {}
+
+
+def _mmaction_has_drn() -> bool:
+    """Whether the installed mmaction2 ships the DRN localizer folder.
+
+    ``importlib.util.find_spec`` on the submodule would import ``mmaction.models`` (which
+    is exactly what fails), so look at the files instead.
+    """
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return True  # no mmaction at all: nothing to fix here
+    for root in spec.submodule_search_locations:
+        if osp.isdir(osp.join(root, 'models', 'localizers', 'drn')):
+            return True
+    return False
+
+
+def fix_missing_drn() -> bool:
+    """Register stand-ins for the DRN modules missing from the mmaction2 1.2.0 wheel."""
+    if _mmaction_has_drn() or 'mmaction.models.localizers.drn.drn' in sys.modules:
+        return False
+
+    class DRN:  # noqa: D401 - placeholder named like the real class
+        """Stand-in for mmaction2's DRN localizer, absent from the installed wheel."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError(
+                'DRN is not available: the installed mmaction2 wheel lacks '
+                'mmaction/models/localizers/drn (open-mmlab/mmaction2#2714).')
+
+    package = types.ModuleType('mmaction.models.localizers.drn')
+    package.__path__ = []  # a package, so that `.drn.drn` resolves
+    module = types.ModuleType('mmaction.models.localizers.drn.drn')
+    module.DRN = DRN
+    package.drn = module
+    sys.modules['mmaction.models.localizers.drn'] = package
+    sys.modules['mmaction.models.localizers.drn.drn'] = module
+    return True
+
+
+def _mmengine_loader_needs_weights_only() -> bool:
+    import torch
+    from mmengine.runner import checkpoint as ckpt_module
+
+    major, minor = (int(x) for x in torch.__version__.split('.')[:2])
+    if (major, minor) < (2, 6):
+        return False  # torch's old default already unpickles everything
+    source = inspect.getsource(ckpt_module.load_from_local)
+    return 'weights_only' not in source
+
+
+def load_local_checkpoint(filename, map_location=None):
+    """mmengine's local-file checkpoint loader, with ``weights_only=False``."""
+    import torch
+
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def fix_checkpoint_weights_only() -> bool:
+    """Let mmengine 0.10.7 load its own checkpoints under torch >= 2.6."""
+    if not _mmengine_loader_needs_weights_only():
+        return False
+    from mmengine.runner import CheckpointLoader
+
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
+    return True
+
+
+def _init_dist_pytorch_cpu(backend='nccl', init_backend='torch', **kwargs) -> None:
+    """``_init_dist_pytorch`` for machines without CUDA: gloo, no ``set_device``."""
+    import torch.distributed as torch_dist
+
+    if init_backend != 'torch':
+        raise ValueError(f'init_backend={init_backend!r} needs CUDA; on CPU only '
+                         "'torch' is supported")
+    if backend != 'gloo':
+        backend = 'gloo'  # nccl is not built into CPU wheels
+    torch_dist.init_process_group(backend=backend, **kwargs)
+
+
+def fix_cpu_distributed() -> bool:
+    """Make ``init_dist('pytorch')`` work on a machine without CUDA."""
+    import torch
+    from mmengine.dist import utils as dist_utils
+
+    if torch.cuda.is_available():
+        return False
+    if getattr(dist_utils._init_dist_pytorch, '_sdc_cpu_fix', False):
+        return True
+    original = dist_utils._init_dist_pytorch
+
+    def _init_dist_pytorch(backend='nccl', init_backend='torch', **kwargs):
+        # MLU / NPU / MUSA machines keep mmengine's own code path.
+        if (dist_utils.is_mlu_available() or dist_utils.is_npu_available()
+                or dist_utils.is_musa_available()):
+            return original(backend, init_backend=init_backend, **kwargs)
+        return _init_dist_pytorch_cpu(backend, init_backend=init_backend, **kwargs)
+
+    _init_dist_pytorch._sdc_cpu_fix = True
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+    return True
+
+
+def _replace_sync_bn(node):
+    """Return ``node`` with every ``SyncBN`` norm config turned into ``BN3d``."""
+    if isinstance(node, dict):
+        out = type(node)()
+        for key, value in node.items():
+            if key == 'type' and value in ('SyncBN', 'MMSyncBN'):
+                value = 'BN3d'
+            out[key] = _replace_sync_bn(value)
+        return out
+    if isinstance(node, (list, tuple)):
+        return type(node)(_replace_sync_bn(v) for v in node)
+    return node
+
+
+def adapt_cfg_for_device(cfg) -> bool:
+    """Adjust a distributed config for a machine without CUDA; return whether it did.
+
+    - DDP wraps CPU modules, which takes ``device_ids=None``;
+    - the process group uses gloo;
+    - SyncBN only runs on GPU modules, so it becomes ``BN3d``.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return False
+    wrapper = dict(cfg.get('model_wrapper_cfg', None) or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    env_cfg = cfg.get('env_cfg', None)
+    if env_cfg is not None:
+        dist_cfg = dict(env_cfg.get('dist_cfg', None) or {})
+        dist_cfg['backend'] = 'gloo'
+        cfg.env_cfg.dist_cfg = dist_cfg
+    cfg.model = _replace_sync_bn(cfg.model)
+    return True
+
+
+def apply_compat_fixes() -> Dict[str, bool]:
+    """Apply every fix once (idempotent) and return :data:`APPLIED`."""
+    if not APPLIED:
+        APPLIED['missing_drn'] = fix_missing_drn()
+        APPLIED['checkpoint_weights_only'] = fix_checkpoint_weights_only()
+        APPLIED['cpu_distributed'] = fix_cpu_distributed()
+    return APPLIED
+
+
+__all__ = ['apply_compat_fixes', 'adapt_cfg_for_device', 'APPLIED', 'load_local_checkpoint']

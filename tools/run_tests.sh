@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command: sets up .venv if needed, then runs the whole suite.
+# Extra arguments go to pytest (e.g. `bash tools/run_tests.sh -k transforms`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup_env.sh
+VENV=${SDC_VENV:-.venv}
+exec "$VENV/bin/python" -m pytest tests -q "$@"

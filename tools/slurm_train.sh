@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Slurm training: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
+#     tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py args...]
+set -eu
+export MASTER_PORT=${MASTER_PORT:-$((12000 + RANDOM % 20000))}
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-""}
+source "$(dirname "$0")/find_python.sh"
+
+# SRUN_ARGS is split on spaces on purpose: it carries several srun options.
+# shellcheck disable=SC2086
+PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
+srun -p "$PARTITION" --job-name="$JOB_NAME" \
+    --gres=gpu:"$GPUS_PER_NODE" --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" \
+    --cpus-per-task="$CPUS_PER_TASK" --kill-on-bad-exit=1 $SRUN_ARGS \
+    "$PYTHON" -u "$(dirname "$0")/train.py" "$CONFIG" --launcher=slurm "${@:4}"
