@@ -1,0 +1,3 @@
+from .s3d import S3D
+
+__all__ = ['S3D']

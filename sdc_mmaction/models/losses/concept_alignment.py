@@ -1,0 +1,89 @@
+"""Decoupled concept alignment (Eq. 4): swapped prediction between views.
+
+The static codes of the clip (``q_v^s``, the first ``Ks`` columns of ``q_v``) predict the
+Sinkhorn targets of the static frame's codes ``q_s`` and vice versa; likewise the dynamic
+codes of the clip (``q_v^d``, the last ``Kd`` columns) and the frame-difference codes
+``q_d``. Targets carry no gradient.
+"""
+from typing import Dict, Optional
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from .sinkhorn import sinkhorn_knopp
+
+
+def swapped_prediction_loss(scores: Tensor, targets: Tensor, temperature: float = 0.1) -> Tensor:
+    """Cross-entropy between fixed targets and ``softmax(scores / temperature)``.
+
+    Args:
+        scores: ``(N, K)`` codes of the predicting view (gradient flows into them).
+        targets: ``(N, K)`` soft targets of the other view; detached here.
+        temperature: softmax temperature ``tau``.
+
+    Returns:
+        Scalar: ``-sum_k targets * log_softmax(scores / tau)``, averaged over the N samples.
+    """
+    if scores.shape != targets.shape:
+        raise ValueError(f'swapped_prediction_loss: scores {tuple(scores.shape)} and targets '
+                         f'{tuple(targets.shape)} differ in shape')
+    if not temperature > 0:
+        raise ValueError(f'swapped_prediction_loss: temperature must be positive, got '
+                         f'{temperature}')
+    log_prob = F.log_softmax(scores.float() / temperature, dim=1)
+    return -(targets.detach().float() * log_prob).sum(dim=1).mean()
+
+
+def concept_alignment_loss(static_codes: Tensor,
+                           diff_codes: Tensor,
+                           clip_codes: Tensor,
+                           temperature: float = 0.1,
+                           epsilon: float = 0.05,
+                           num_iters: int = 3,
+                           queues: Optional[Dict[str, Tensor]] = None) -> Tensor:
+    """Eq. 4: static and dynamic swapped-prediction losses, summed.
+
+    Args:
+        static_codes: ``q_s``, ``(N, Ks)``.
+        diff_codes: ``q_d``, ``(N, Kd)``.
+        clip_codes: ``q_v``, ``(N, Ks + Kd)``; columns ``[:Ks]`` are static, ``[Ks:]``
+            dynamic.
+        temperature: softmax temperature ``tau`` of the predictions.
+        epsilon, num_iters: Sinkhorn-Knopp settings for the targets.
+        queues: optional past codes per view, ``dict(clip=(L, Ks+Kd), static=(L, Ks),
+            diff=(L, Kd))`` (any subset), prepended to the batch when solving the targets.
+
+    Returns:
+        Scalar: ``CE(q_bar_s, q_v^s) + CE(q_bar_v^s, q_s) + CE(q_bar_d, q_v^d)
+        + CE(q_bar_v^d, q_d)``, each term averaged over this rank's N samples. Under DDP the
+        targets come from the global batch, and the mean of the ranks' losses equals the
+        loss of one process over the global batch.
+    """
+    num_static, num_dynamic = static_codes.shape[1], diff_codes.shape[1]
+    if clip_codes.shape[1] != num_static + num_dynamic:
+        raise ValueError(f'concept_alignment_loss: clip codes have {clip_codes.shape[1]} '
+                         f'columns, expected Ks + Kd = {num_static} + {num_dynamic}')
+    if not (static_codes.shape[0] == diff_codes.shape[0] == clip_codes.shape[0]):
+        raise ValueError('concept_alignment_loss: codes disagree on the batch size: static '
+                         f'{static_codes.shape[0]}, diff {diff_codes.shape[0]}, clip '
+                         f'{clip_codes.shape[0]}')
+    queues = queues or {}
+    clip_queue = queues.get('clip')
+
+    def targets(scores, queue):
+        return sinkhorn_knopp(scores, epsilon=epsilon, num_iters=num_iters, queue=queue)
+
+    clip_static = clip_codes[:, :num_static]
+    clip_dynamic = clip_codes[:, num_static:]
+    target_static = targets(static_codes, queues.get('static'))
+    target_diff = targets(diff_codes, queues.get('diff'))
+    target_clip_static = targets(
+        clip_static, None if clip_queue is None else clip_queue[:, :num_static])
+    target_clip_dynamic = targets(
+        clip_dynamic, None if clip_queue is None else clip_queue[:, num_static:])
+
+    loss_static = (swapped_prediction_loss(clip_static, target_static, temperature)
+                   + swapped_prediction_loss(static_codes, target_clip_static, temperature))
+    loss_dynamic = (swapped_prediction_loss(clip_dynamic, target_diff, temperature)
+                    + swapped_prediction_loss(diff_codes, target_clip_dynamic, temperature))
+    return loss_static + loss_dynamic

@@ -1,0 +1,3 @@
+from .concept_pretrain_recognizer import ConceptPretrainRecognizer
+
+__all__ = ['ConceptPretrainRecognizer']
