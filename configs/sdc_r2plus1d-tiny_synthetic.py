@@ -1,0 +1,78 @@
+# A CPU-sized SDC run on the generated dataset (tools/generate_dataset.py): R(2+1)D-18 with
+# 8 base channels (64-channel output), 8 x 64 x 64 clips (a 1 x 2 x 2 feature map, so the
+# concept attention has locations to choose from), Ks = Kd = 8, K = 2, a 1-epoch warm-up
+# and 8 short epochs. For tests and smoke runs, not for results.
+#   python tools/generate_dataset.py data/synthetic
+#   python tools/train.py configs/sdc_r2plus1d-tiny_synthetic.py
+# Another dataset folder: --cfg-options train_dataloader.dataset.data_root=PATH
+_base_ = ['./sdc_r2plus1d_k400.py']
+
+clip_len = 8
+img_size = 64
+max_epochs = 8
+num_concepts = 8
+channels = 64  # 8 * 2 ** 3: the last stage of R(2+1)D-18 with base_channels=8
+
+model = dict(
+    backbone=dict(base_channels=8, norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3)),
+    align_head=dict(
+        in_channels=channels,
+        num_static_concepts=num_concepts,
+        num_dynamic_concepts=num_concepts,
+        fidelity_hidden_channels=channels,
+        queue_length=32,
+        queue_start_epoch=1),
+    local_head=dict(
+        in_channels=channels,
+        num_static_concepts=num_concepts,
+        num_dynamic_concepts=num_concepts,
+        top_k=2))
+
+# Fits the generated videos (16-24 frames; 32 or 64 px, upsampled to 64 where smaller).
+crops = [
+    dict(type='RandomResizedCrop', area_range=(0.3, 1.0)),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
+    dict(type='Flip', flip_ratio=0.5),
+]
+train_pipeline = [
+    dict(type='CheckedDecordInit'),
+    dict(type='SampleFrames', clip_len=clip_len + 1, frame_interval=1, num_clips=1),
+    dict(type='CheckedDecordDecode'),
+    dict(type='StaticFrame', clip_len=clip_len, crop_pipeline=crops),
+    *crops,
+    dict(type='FrameDifference'),
+    dict(type='PackConceptInputs', view_names=('clip', 'static', 'diff')),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=True,
+    dataset=dict(
+        _delete_=True,
+        type='SafeVideoDataset',
+        # data_root joins the relative ann_file and data_prefix (mmengine's BaseDataset)
+        data_root='data/synthetic',
+        ann_file='annotations/train_action.txt',
+        data_prefix=dict(video='videos'),
+        pipeline=train_pipeline))
+
+# Adam (the authors' code's optimiser): over a few dozen iterations it lowers the loss
+# clearly, where SGD (lr 1e-2 or 5e-2) showed no clear trend over as many iterations in
+# our runs.
+optim_wrapper = dict(
+    optimizer=dict(_delete_=True, type='Adam', lr=3e-3, weight_decay=1e-5))
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True,
+         convert_to_iter_based=True)
+]
+custom_hooks = [
+    dict(type='LocalLossWarmupHook', warmup_epochs=1),
+    dict(type='ConceptQueueHook'),
+]
+default_hooks = dict(logger=dict(interval=1))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
+log_processor = dict(window_size=1)  # log every iteration's own losses
