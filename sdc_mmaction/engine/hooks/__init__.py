@@ -1,0 +1,6 @@
+from .concept_queue_hook import ConceptQueueHook
+from .local_loss_warmup_hook import LocalLossWarmupHook
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+
+__all__ = ['ConceptQueueHook', 'LocalLossWarmupHook', 'NonFiniteLossError',
+           'NonFiniteLossHook']
