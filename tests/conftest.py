@@ -50,3 +50,40 @@ def run_tool(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):
 @pytest.fixture(scope='session')
 def tool_runner():
     return run_tool
+
+
+#: options of the tiny generated dataset behind the ``generated_dataset`` fixture
+GENERATED_DATASET_OPTIONS = dict(seed=0, num_static=2, num_dynamic=2, train_per_class=3,
+                                 val_per_class=1, size=32, num_frames=16)
+
+
+@pytest.fixture(scope='session')
+def generated_dataset(tmp_path_factory):
+    """Root folder of a tiny generated dataset, written once per test session (~1-2 s).
+
+    Made by ``sdc_mmaction.datasets.synthetic.generate_dataset`` with
+    :data:`GENERATED_DATASET_OPTIONS`: 2 scene classes (``red_stripes``, ``cyan_checker``)
+    x 2 motion classes (``up``, ``down``), 3 training and 1 validation video per pair,
+    32 x 32 pixels, 16 frames at 25 fps, lossless H.264 (decord reads them).
+
+    Layout (paths in the lists are relative to ``<root>/videos``)::
+
+        <root>/meta.json                         class names, counts, options
+        <root>/videos/scenes/{train,val}/s{S}_d{D}_{i:03d}.mp4
+        <root>/videos/motion_only/{train,val}/d{D}_{i:03d}.mp4
+        <root>/annotations/{train,val}_static.txt       12 / 4 videos, label = scene S
+        <root>/annotations/{train,val}_dynamic.txt      same videos, label = motion D
+        <root>/annotations/{train,val}_action.txt       same videos, label = S * 2 + D
+        <root>/annotations/{train,val}_motion_only.txt  12 / 4 videos of one scene,
+                                                        label = motion D
+
+    Use it as ``dict(type='VideoDataset', ann_file=f'{root}/annotations/train_action.txt',
+    data_prefix=dict(video=f'{root}/videos'), pipeline=...)``; e.g.
+    ``sdc_mmaction.datasets.concept_pipeline(clip_len=8, img_size=32)`` fits the videos.
+    Read-only: tests must not write into it.
+    """
+    from sdc_mmaction.datasets.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp('generated_dataset')
+    generate_dataset(str(root), overwrite=True, **GENERATED_DATASET_OPTIONS)
+    return str(root)

@@ -1,1 +1,3 @@
+from .concept_data_preprocessor import ConceptDataPreprocessor
 
+__all__ = ['ConceptDataPreprocessor']
