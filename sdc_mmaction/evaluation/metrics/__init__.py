@@ -1,0 +1,3 @@
+from .retrieval_metric import VideoRetrievalMetric, retrieval_recall
+
+__all__ = ['VideoRetrievalMetric', 'retrieval_recall']
