@@ -61,6 +61,45 @@ custom_hooks = [
     dict(type='ConceptQueueHook'),
 ]
 
+# Evaluating a pretraining checkpoint (tools/test.py CONFIG CHECKPOINT): leave-one-out
+# video retrieval over the validation list. Each video is described by the pooled clip
+# feature v averaged over 10 uniformly spaced centre-cropped clips (the retrieval
+# protocol's sampling); every video queries all the others, centred by their mean, and
+# counts at R@k when one of its k nearest neighbours shares its class. This monitors a
+# run; the paper's Table 2 (test videos query the training set) is tools/retrieval.py.
+# The similarity matrix is num_videos^2 doubles (about 3 GB for Kinetics-400's ~20k).
+ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
+data_root_test = 'data/kinetics400/videos_val'
+test_pipeline = [
+    dict(type='CheckedDecordInit'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=1, num_clips=10,
+         test_mode=True),
+    dict(type='CheckedDecordDecode'),
+    dict(type='Resize', scale=(-1, 128)),
+    dict(type='CenterCrop', crop_size=img_size),
+    dict(type='FormatShape', input_format='NCTHW'),
+    # clip only: ConceptPretrainRecognizer's predict mode averages a video's clips
+    dict(type='PackActionInputs'),
+]
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_test,
+        data_prefix=dict(video=data_root_test),
+        pipeline=test_pipeline,
+        test_mode=True))  # test mode: a bad video is an error, never skipped
+test_evaluator = dict(type='VideoRetrievalMetric', topk=(1, 5, 10), feature_key='v')
+test_cfg = dict(type='TestLoop')
+# Validation during pre-training is off (a pass over the list every val_interval
+# epochs). To monitor R@k while training, a derived config sets:
+#   val_dataloader = _base_.test_dataloader
+#   val_evaluator = _base_.test_evaluator
+#   val_cfg = dict(type='ValLoop')
+
 # The paper does not state its batch size; the base is MMAction2's 8 GPUs x 8 clips, and
 # --auto-scale-lr rescales lr 1e-2 linearly for other total batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=64)

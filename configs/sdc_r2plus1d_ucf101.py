@@ -11,6 +11,11 @@ train_dataloader = dict(
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),
         skip_bad_videos=False))  # UCF-101 is small and clean: a bad file is an error
+# tools/test.py: leave-one-out retrieval over split 1's test videos (see the K400 config)
+test_dataloader = dict(
+    dataset=dict(
+        ann_file='data/ucf101/ucf101_val_split_1_videos.txt',
+        data_prefix=dict(video=data_root)))
 
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [

@@ -32,3 +32,15 @@ train_pipeline = [
     dict(type='PackConceptInputs', view_names=('clip', 'static', 'diff')),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# tools/test.py: the retrieval test of the base config at this config's clip size
+test_pipeline = [
+    dict(type='CheckedDecordInit'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=1, num_clips=10,
+         test_mode=True),
+    dict(type='CheckedDecordDecode'),
+    dict(type='Resize', scale=(-1, 146)),
+    dict(type='CenterCrop', crop_size=img_size),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,6 +1,7 @@
-"""Configs: every file loads and builds; the pre-training configs hold the paper's settings;
-the full-size K400 config runs one iteration and the tiny config trains (and resumes)
-through tools/train.py on the generated dataset."""
+"""Configs: every file loads and builds; the pre-training configs hold the paper's settings
+and a deterministic retrieval test loop; the full-size K400 config runs one iteration and
+the tiny config trains with a falling loss through tools/train.py on the generated dataset.
+(Resuming, tools/test.py and the distributed launchers are in test_tools.py.)"""
 import glob
 import json
 import os.path as osp
@@ -124,6 +125,51 @@ def test_authors_recipe_settings():
     assert cfg.param_scheduler[0].milestones == [120, 160]
 
 
+def step_of(pipeline, name):
+    steps = [t for t in pipeline if t['type'] == name]
+    assert len(steps) == 1, name
+    return steps[0]
+
+
+@pytest.mark.parametrize('path', PRETRAIN_CONFIGS)
+def test_pretraining_test_loop_is_deterministic_retrieval(path):
+    """tools/test.py on a pretraining checkpoint: leave-one-out retrieval of v, R@1/5/10,
+    over num_clips centre-cropped clips of the training clip size; no validation."""
+    cfg = load(path)
+    assert cfg.test_cfg.type == 'TestLoop'
+    assert cfg.test_evaluator == dict(type='VideoRetrievalMetric', topk=(1, 5, 10),
+                                      feature_key='v')
+    assert 'gallery' not in cfg.test_evaluator  # leave-one-out over the evaluated videos
+    loader = cfg.test_dataloader
+    assert loader.sampler == dict(type='DefaultSampler', shuffle=False)
+    assert loader.dataset.test_mode is True
+    pipeline = loader.dataset.pipeline
+    sample = step_of(pipeline, 'SampleFrames')
+    assert sample.test_mode is True and sample.num_clips == 10
+    assert sample.clip_len == pipeline_step(cfg, 'StaticFrame')['clip_len']
+    assert sample.frame_interval == pipeline_step(cfg, 'SampleFrames')['frame_interval']
+    train_resizes = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'Resize']
+    crop = step_of(pipeline, 'CenterCrop')['crop_size']
+    assert all(tuple(t['scale']) == (crop, crop) for t in train_resizes
+               if t.get('keep_ratio') is False)
+    # the short side the training crops start from (the tiny config has none: the crop)
+    short_sides = [t['scale'] for t in train_resizes if t['scale'][0] == -1] or [(-1, crop)]
+    assert step_of(pipeline, 'Resize')['scale'] == short_sides[0]
+    assert not [t['type'] for t in pipeline
+                if 'Random' in t['type'] or t['type'] in ('Flip', 'StaticFrame')]
+    assert pipeline[-1]['type'] == 'PackActionInputs'  # clip only: v is all it needs
+    assert not cfg.get('val_cfg') and not cfg.get('val_dataloader')
+
+
+def test_paper_configs_test_their_own_validation_lists():
+    k400 = load('configs/sdc_r2plus1d_k400.py').test_dataloader.dataset
+    assert k400.ann_file == 'data/kinetics400/kinetics400_val_list_videos.txt'
+    assert k400.data_prefix.video == 'data/kinetics400/videos_val'
+    ucf = load('configs/sdc_r2plus1d_ucf101.py').test_dataloader.dataset
+    assert ucf.ann_file == 'data/ucf101/ucf101_val_split_1_videos.txt'
+    assert ucf.data_prefix.video == 'data/ucf101/videos'
+
+
 def test_tiny_config_pipeline_on_generated_data(generated_dataset):
     cfg = load(TINY)
     cfg.train_dataloader.dataset.data_root = generated_dataset
@@ -133,6 +179,14 @@ def test_tiny_config_pipeline_on_generated_data(generated_dataset):
     sample = dataset[0]
     assert sample['inputs'].shape == (3, 3, 8, 64, 64)
     assert sample['data_samples'].metainfo['view_names'] == ('clip', 'static', 'diff')
+
+    cfg.test_dataloader.dataset.data_root = generated_dataset
+    test_set = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(test_set) == 4  # val_action.txt
+    first, again = test_set[0], test_set[0]
+    assert first['inputs'].shape == (10, 3, 8, 64, 64)  # 10 clips, C, T, H, W
+    assert torch.equal(first['inputs'], again['inputs'])  # deterministic
+    assert 'view_names' not in first['data_samples'].metainfo
 
 
 def read_scalars(work_dir):
@@ -165,12 +219,11 @@ def test_full_size_k400_config_runs_one_iteration(tool_runner, generated_dataset
     assert rows[0]['loss_loc'] == 0.0  # epoch 0 is in the 5-epoch warm-up
 
 
-def test_tiny_config_trains_with_falling_loss_and_resumes(tool_runner, generated_dataset,
-                                                           tmp_path):
-    """8 epochs of 3 iterations on CPU, then one more epoch through --resume.
+def test_tiny_config_trains_with_falling_loss(tool_runner, generated_dataset, tmp_path):
+    """8 epochs of 3 iterations on CPU.
 
-    Also the end-to-end check of the hooks: the warm-up weight in the log, the score queue
-    in the checkpoint and both restored on resume.
+    Also the end-to-end check of the hooks: the warm-up weight in the log and the score
+    queue in the checkpoint (test_tools.py checks that --resume restores both).
     """
     work_dir = str(tmp_path / 'work')
     data_root = f'train_dataloader.dataset.data_root={generated_dataset}'
@@ -202,12 +255,3 @@ def test_tiny_config_trains_with_falling_loss_and_resumes(tool_runner, generated
     # 7 epochs of 3 batches of 4 since the queue started (epoch 2) fill all 32 rows
     assert queue['world_size'] == 1 and queue['states'][0]['filled'] == 32
     assert queue['states'][0]['scores']['clip'].shape == (32, 16)
-
-    resumed = tool_runner(['tools/train.py', TINY, '--work-dir', work_dir, '--resume',
-                           '--cfg-options', data_root, 'train_cfg.max_epochs=9'],
-                          timeout=300)
-    assert 'ConceptQueueHook: restored the score queue' in resumed.stdout
-    assert 'LocalLossWarmupHook: epoch 8: local_head.loss_weight = 1' in resumed.stdout
-    rows = read_scalars(work_dir)
-    assert {r['epoch'] for r in rows} == {9}
-    assert all(r['loss_loc'] > 0.0 for r in rows)

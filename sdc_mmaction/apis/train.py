@@ -68,12 +68,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError(f'--amp cannot replace the custom optim_wrapper.type '
-                             f'{wrapper_type!r}; set an AMP wrapper in the config instead')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        # AmpOptimWrapper on CUDA, CPUAmpOptimWrapper (bfloat16 autocast) on CPU
+        from sdc_mmaction.engine.optim_wrappers import amp_optim_wrapper_cfg
+        cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -95,7 +92,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         randomness['diff_rank_seed'] = True
     if args.deterministic:
         randomness['deterministic'] = True
-    cfg.randomness = randomness
+    if randomness:
+        randomness.setdefault('seed', None)  # mmengine requires the key
+        cfg.randomness = randomness
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -115,6 +114,8 @@ def main(argv: Optional[List[str]] = None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    from sdc_mmaction.apis.validate import validate_config
+    validate_config(cfg)  # fail fast, naming the option, before anything is built
     runner = build_runner(cfg)
     runner.train()
     return runner

@@ -5,6 +5,6 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=1e-2, momentum=0.9, weight_decay=1e-4))
 
-# Pre-training has no validation: only a train loop.
-val_cfg = None
-test_cfg = None
+# Pre-training has only a train loop: no val_cfg (validation is off unless a config adds
+# val_dataloader, val_evaluator and val_cfg). The dataset configs define the test loop
+# (retrieval over their validation list) that tools/test.py runs.
