@@ -59,6 +59,8 @@ param_scheduler = [
 custom_hooks = [
     dict(type='LocalLossWarmupHook', warmup_epochs=warmup_epochs),
     dict(type='ConceptQueueHook'),
+    # stop on a NaN/Inf loss before it reaches the weights (action='skip' skips the step)
+    dict(type='NonFiniteLossHook'),
 ]
 
 # Evaluating a pretraining checkpoint (tools/test.py CONFIG CHECKPOINT): leave-one-out

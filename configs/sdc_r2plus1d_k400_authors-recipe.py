@@ -68,4 +68,6 @@ param_scheduler = [
 custom_hooks = [
     dict(type='LocalLossWarmupHook', warmup_epochs=warmup_epochs),
     dict(type='ConceptQueueHook'),
+    # stop on a NaN/Inf loss before it reaches the weights (action='skip' skips the step)
+    dict(type='NonFiniteLossHook'),
 ]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Concept analysis (Table 3): linear probes on v, q_v, q_v^s, q_v^d, F_v, F_v^s, F_v^d.
 
-    python tools/concept_analysis.py configs/pretrain/CONFIG.py work_dirs/.../epoch_N.pth \
+    python tools/concept_analysis.py configs/CONFIG.py work_dirs/.../epoch_N.pth \
         --train-list data/ucf101/ucf101_train_split_1_videos.txt \
         --val-list data/ucf101/ucf101_val_split_1_videos.txt \
         --data-prefix data/ucf101/videos --out-dir work_dirs/concept_analysis

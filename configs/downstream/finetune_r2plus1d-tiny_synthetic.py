@@ -1,7 +1,7 @@
 # Fine-tuning the tiny SDC model of configs/sdc_r2plus1d-tiny_synthetic.py on the generated
 # dataset's action labels (scene x motion, 16 classes with the generator's defaults). For
 # tests and the quick start, not for results.
-#   python tools/convert_pretrained.py work_dirs/sdc_r2plus1d-tiny_synthetic/epoch_4.pth \
+#   python tools/convert_pretrained.py work_dirs/sdc_r2plus1d-tiny_synthetic/epoch_8.pth \
 #       work_dirs/sdc_r2plus1d-tiny_synthetic/backbone.pth
 #   python tools/train.py configs/downstream/finetune_r2plus1d-tiny_synthetic.py
 # Another dataset folder: --cfg-options train_dataloader.dataset.data_root=PATH

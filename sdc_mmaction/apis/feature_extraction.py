@@ -108,10 +108,25 @@ def build_model(config: str,
     what = 'random'
     if checkpoint is None:
         if hasattr(model, 'init_weights'):
-            model.init_weights()
+            _init_weights_quietly(model)
     else:
         what = load_weights(model, checkpoint)
     return model.to(device).eval(), what
+
+
+def _init_weights_quietly(model: torch.nn.Module) -> None:
+    """``model.init_weights()`` without mmengine's per-parameter initialisation report,
+    which is hundreds of log lines for a baseline nobody asked to inspect."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
 
 
 def load_weights(model: torch.nn.Module, checkpoint: str) -> str:

@@ -82,6 +82,8 @@ def main(argv: Optional[List[str]] = None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    from sdc_mmaction.apis.validate import validate_config
+    validate_config(cfg, dataloaders=['test_dataloader'])
     runner = build_runner(cfg)
     metrics = runner.test()
     return runner, metrics

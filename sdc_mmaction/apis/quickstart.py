@@ -1,0 +1,258 @@
+"""The end-to-end quick start: generate data, pretrain SDC, evaluate it against a random
+backbone of the same shape, and draw the pictures. ``tools/quickstart.py`` is its CLI.
+
+Steps (each reuses the library piece a user would run by hand):
+
+1. :func:`~sdc_mmaction.datasets.synthetic.generate_dataset` writes the generated videos
+   (skipped when the folder already holds a dataset made with the same options);
+2. ``tools/train.py`` pretrains ``configs/sdc_r2plus1d-tiny_synthetic.py`` in a child
+   process, exactly as a GPU run would (mmengine's log shows progress and ETA);
+3. :func:`~sdc_mmaction.apis.checkpoint.convert_pretrained` exports the backbone;
+4. for SDC and for the same model with random weights, one pass of feature extraction
+   per video list gives the Table 3 features (``v``, ``q_v``, ``q_v^s``, ``q_v^d``,
+   ``F_v``, ``F_v^s``, ``F_v^d``), which feed
+   - linear probes on the action, static (scene) and dynamic (motion) labels, and on the
+     motion-only variant,
+   - nearest-neighbour retrieval of ``v`` (val videos query the training videos);
+5. pictures: concept attention maps, per-class code similarity, loss curves;
+6. one results table (``results.md``/``results.json``) and the checks of what SDC should
+   show: it beats the random backbone on the action label, and its static and dynamic
+   features each predict their own factor better than the other one.
+"""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional
+
+import torch
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'sdc_r2plus1d-tiny_synthetic.py')
+
+#: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``smoke`` runs
+#: every step on a dataset of a few videos, to show the path works (the test suite uses it;
+#: its numbers mean nothing).
+PRESETS: Dict[str, dict] = OrderedDict(
+    default=dict(
+        dataset=dict(num_static=4, num_dynamic=4, train_per_class=12, val_per_class=4,
+                     size=64, num_frames=24),
+        max_epochs=12, batch_size=8, num_clips=3,
+        # the margins the checks ask for (accuracies in [0, 1])
+        margins=dict(action_over_random=0.10, decoupling=0.05)),
+    smoke=dict(
+        dataset=dict(num_static=2, num_dynamic=2, train_per_class=3, val_per_class=2,
+                     size=32, num_frames=16),
+        max_epochs=1, batch_size=4, num_clips=1,
+        margins=dict(action_over_random=0.0, decoupling=0.0)),
+)
+
+#: label sets probed on the scenes videos: name -> annotation stem
+SCENE_LABELS = OrderedDict(action='action', static='static', dynamic='dynamic')
+#: features probed (Table 3 of the paper)
+FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
+
+
+def _log(message: str) -> None:
+    print(f'[quickstart] {message}', flush=True)
+
+
+def prepare_dataset(data_root: str, options: Mapping, seed: int = 0) -> dict:
+    """Generate the dataset into ``data_root`` unless it already holds the same one."""
+    from sdc_mmaction.datasets.synthetic import generate_dataset
+
+    meta_file = osp.join(data_root, 'meta.json')
+    if osp.isfile(meta_file):
+        with open(meta_file) as handle:
+            meta = json.load(handle)
+        wanted = dict(options, seed=seed)
+        if all(_same_option(meta, key, value) for key, value in wanted.items()):
+            _log(f'reusing the generated dataset in {data_root}')
+            meta['root'] = osp.abspath(data_root)
+            return meta
+        raise FileExistsError(
+            f'{data_root} holds a generated dataset with other options than this preset '
+            f'({wanted}); choose another --data-root or delete the folder')
+    _log(f'generating the dataset into {data_root}')
+    return generate_dataset(data_root, seed=seed, progress=True, **options)
+
+
+def _same_option(meta: Mapping, key: str, value) -> bool:
+    recorded = meta.get('options', {})
+    if key == 'seed':
+        return meta.get('seed', recorded.get('seed')) == value
+    if key == 'size':
+        return (recorded.get('height'), recorded.get('width')) == (value, value)
+    return recorded.get(key) == value
+
+
+def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0) -> str:
+    """Run ``tools/train.py`` on the tiny config; return the final checkpoint's path."""
+    ckpt = osp.join(work_dir, f'epoch_{preset["max_epochs"]}.pth')
+    if osp.isfile(ckpt):
+        _log(f'reusing the pretraining checkpoint {ckpt}')
+        return ckpt
+    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), PRETRAIN_CONFIG,
+           '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
+           f'train_dataloader.dataset.data_root={data_root}',
+           f'train_cfg.max_epochs={preset["max_epochs"]}',
+           f'param_scheduler.0.T_max={preset["max_epochs"]}',
+           f'train_dataloader.batch_size={preset["batch_size"]}',
+           f'default_hooks.logger.interval=4']
+    if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        cmd.append('--resume')  # an interrupted quick start goes on where it stopped
+    _log('pretraining: ' + ' '.join(cmd))
+    subprocess.run(cmd, check=True, cwd=REPO_ROOT)
+    if not osp.isfile(ckpt):
+        raise FileNotFoundError(f'pretraining finished but {ckpt} was not written')
+    return ckpt
+
+
+def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
+                num_clips: int, desc: str) -> dict:
+    """Table 3 features of every list, for one model (``checkpoint=None``: random)."""
+    from .concept_analysis import extract_concept_features, labels_for_videos
+    from .feature_extraction import build_model
+
+    torch.manual_seed(0)  # the random baseline is the same network every run
+    model, _ = build_model(PRETRAIN_CONFIG, checkpoint)
+    size = meta['options']['height']
+    videos = osp.join(data_root, 'videos')
+    ann = osp.join(data_root, 'annotations')
+    out = {}
+    for variant, stems in (('scenes', SCENE_LABELS),
+                           ('motion_only', OrderedDict(motion='motion_only'))):
+        for split in ('train', 'val'):
+            first = next(iter(stems.values()))
+            feats, _, files = extract_concept_features(
+                model, osp.join(ann, f'{split}_{first}.txt'), videos, features=FEATURES,
+                clip_len=8, frame_interval=2, num_clips=num_clips, resize=None,
+                crop_size=size, batch_size=8, desc=f'{desc} {variant}/{split}')
+            labels = OrderedDict(
+                (name, labels_for_videos(files, osp.join(ann, f'{split}_{stem}.txt'),
+                                         videos))
+                for name, stem in stems.items())
+            out[(variant, split)] = (feats, labels)
+    out['model'] = model
+    return out
+
+
+def evaluate(extracted: Mapping) -> dict:
+    """Linear probes of every feature on every label set, and retrieval of ``v``."""
+    from sdc_mmaction.evaluation.metrics.retrieval_metric import retrieval_recall
+
+    from .concept_analysis import probe_features
+
+    results = OrderedDict()
+    for variant in ('scenes', 'motion_only'):
+        train_feats, train_labels = extracted[(variant, 'train')]
+        val_feats, val_labels = extracted[(variant, 'val')]
+        results.update(probe_features(train_feats, val_feats, train_labels, val_labels))
+    train_feats, train_labels = extracted[('scenes', 'train')]
+    val_feats, val_labels = extracted[('scenes', 'val')]
+    retrieval = retrieval_recall(val_feats['v'], val_labels['action'], train_feats['v'],
+                                 train_labels['action'], topk=(1, 5, 10))
+    return dict(probes=results, retrieval=retrieval)
+
+
+def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
+    """What SDC should show, each as ``dict(passed, detail)``."""
+    p, r = sdc['probes'], random['probes']
+    checks = OrderedDict()
+
+    def add(name, lhs, rhs, margin, text):
+        checks[name] = dict(passed=bool(lhs >= rhs + margin),
+                            detail=f'{text}: {100 * lhs:.1f} vs {100 * rhs:.1f} '
+                                   f'(needs a lead of {100 * margin:.0f} points)')
+
+    add('beats_random_on_action', p['action']['v'], r['action']['v'],
+        margins['action_over_random'], 'action label, v: SDC vs random')
+    static_feat = max(('q_v_s', 'F_v_s'), key=lambda f: p['static'][f] - p['dynamic'][f])
+    dynamic_feat = max(('q_v_d', 'F_v_d'), key=lambda f: p['dynamic'][f] - p['static'][f])
+    add('static_features_know_the_scene', p['static'][static_feat],
+        p['dynamic'][static_feat], margins['decoupling'],
+        f'SDC {static_feat}: scene label vs motion label')
+    add('dynamic_features_know_the_motion', p['dynamic'][dynamic_feat],
+        p['static'][dynamic_feat], margins['decoupling'],
+        f'SDC {dynamic_feat}: motion label vs scene label')
+    motion_dyn = max(p['motion']['q_v_d'], p['motion']['F_v_d'])
+    motion_sta = max(p['motion']['q_v_s'], p['motion']['F_v_s'])
+    add('motion_only_dynamic_beats_static', motion_dyn, motion_sta, margins['decoupling'],
+        'motion-only variant: best dynamic vs best static feature')
+    return checks
+
+
+def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
+    """The one results table (markdown), retrieval and the checks."""
+    lines = ['## Linear probe, top-1 (%) on the val videos', '',
+             '| model | labels | ' + ' | '.join(FEATURES) + ' |',
+             '|---|---|' + '---|' * len(FEATURES)]
+    for name, res in (('SDC', sdc), ('random', random)):
+        for label, row in res['probes'].items():
+            lines.append(f'| {name} | {label} | ' +
+                         ' | '.join(f'{100 * row[f]:.1f}' for f in FEATURES) + ' |')
+    keys = list(sdc['retrieval'])
+    lines += ['', '## Retrieval of v, action label (val videos query the training videos)',
+              '', '| model | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
+    for name, res in (('SDC', sdc), ('random', random)):
+        lines.append(f'| {name} | ' +
+                     ' | '.join(f'{100 * res["retrieval"][k]:.1f}' for k in keys) + ' |')
+    lines += ['', '## Checks', '']
+    for name, check in checks.items():
+        lines.append(f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}')
+    return '\n'.join(lines)
+
+
+def run_quickstart(work_dir: str = 'work_dirs/quickstart',
+                   data_root: Optional[str] = None,
+                   preset: str = 'default',
+                   seed: int = 0,
+                   figures: bool = True) -> dict:
+    """The whole quick start; returns the results (also written to ``work_dir``)."""
+    import sdc_mmaction  # noqa: F401  (registration)
+
+    if preset not in PRESETS:
+        raise ValueError(f'unknown preset {preset!r}; choose from {list(PRESETS)}')
+    settings = PRESETS[preset]
+    work_dir = osp.abspath(work_dir)
+    data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
+    os.makedirs(work_dir, exist_ok=True)
+    start = time.time()
+
+    meta = prepare_dataset(data_root, settings['dataset'], seed=seed)
+    ckpt = pretrain(osp.join(work_dir, 'pretrain'), data_root, settings, seed=seed)
+
+    from .checkpoint import convert_pretrained
+    backbone = osp.join(work_dir, 'sdc_backbone.pth')
+    convert_pretrained(ckpt, backbone)
+    _log(f'backbone for MMAction2 recognizers: {backbone}')
+
+    sdc_feats = extract_all(ckpt, data_root, meta, settings['num_clips'], 'SDC')
+    random_feats = extract_all(None, data_root, meta, settings['num_clips'], 'random')
+    sdc, random = evaluate(sdc_feats), evaluate(random_feats)
+    checks = check_claims(sdc, random, settings['margins'])
+
+    figure_files = {}
+    if figures:
+        from sdc_mmaction.visualization import quickstart_figures
+        figure_files = quickstart_figures(
+            osp.join(work_dir, 'figures'), sdc_feats, meta, data_root,
+            osp.join(work_dir, 'pretrain'))
+
+    table = format_results(sdc, random, checks)
+    elapsed = time.time() - start
+    report = dict(preset=preset, seed=seed, checkpoint=ckpt, backbone=backbone,
+                  sdc=sdc, random=random, checks=checks, figures=figure_files,
+                  elapsed_s=round(elapsed, 1))
+    with open(osp.join(work_dir, 'results.json'), 'w') as handle:
+        json.dump(report, handle, indent=2)
+    with open(osp.join(work_dir, 'results.md'), 'w') as handle:
+        handle.write(table + '\n')
+    print('\n' + table + '\n', flush=True)
+    for name, path in figure_files.items():
+        _log(f'figure {name}: {path}')
+    _log(f'finished in {elapsed / 60:.1f} min; results in {work_dir}/results.md')
+    return report
