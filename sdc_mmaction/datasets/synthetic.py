@@ -2,8 +2,9 @@
 
 Every video shows a textured, coloured background (the *scene*: the static factor) over
 which one or more objects move (the *motion*: the dynamic factor). Nuisances vary freely:
-texture phase and orientation, colour jitter, object shape, colour and size, start
-position, speed, phase, and per-frame sensor noise. The design makes each factor readable
+texture phase and orientation, colour jitter, object size, start position, speed, phase,
+and per-frame sensor noise (with ``object_look='random'`` also the objects' shape and
+colour). The design makes each factor readable
 from exactly one of SDC's derived views:
 
 - **a single frame cannot tell the motion.** Objects live on a torus (they leave one edge
@@ -15,8 +16,9 @@ from exactly one of SDC's derived views:
   integer-valued background (a translucent layer, not an occluder) and pixel values are
   kept away from 0 and 255 by construction (see the value budget below), so
   ``x[t+1] - x[t]`` is exactly the difference of the object layers plus noise: the
-  background cancels bit for bit. The object's look (shape, colour offset) is drawn
-  independently of the scene label for the same reason: objects are what ``d`` shows.
+  background cancels bit for bit. The objects look the same in every scene (by default
+  they look the same in every video; a random look is drawn independently of both labels),
+  for the same reason: objects are what ``d`` shows.
 - the clip ``v`` shows both.
 
 Scenes (static classes) differ by hue (evenly spaced on the colour wheel) and texture
