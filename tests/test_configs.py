@@ -239,7 +239,10 @@ def test_tiny_config_trains_with_falling_loss(tool_runner, generated_dataset, tm
 
     # warm-up: L_loc weighted by 0 in the first epoch only
     assert all(r['loss_loc'] == 0.0 for r in rows if r['epoch'] == 1)
-    assert all(r['loss_loc'] > 0.0 for r in rows if r['epoch'] > 1)
+    # after it L_loc counts (a batch with no valid concept pair gives exactly 0, so ask
+    # for a positive value in every epoch, not in every iteration)
+    for epoch in range(2, 9):
+        assert any(r['loss_loc'] > 0.0 for r in rows if r['epoch'] == epoch), epoch
     assert 'LocalLossWarmupHook: epoch 1: local_head.loss_weight = 1' in proc.stdout
 
     # the objective without L_loc (which only starts in epoch 2) falls

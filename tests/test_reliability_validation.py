@@ -56,8 +56,16 @@ def test_relative_paths_are_joined_with_data_root(tiny_config, tmp_path):
 def test_missing_data_root(tiny_config, tmp_path):
     cfg = Config.fromfile(tiny_config)
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'no_such_root')
+    cfg.train_dataloader.dataset.ann_file = 'annotations/train.txt'  # joined to data_root
     problems, _ = _problems(cfg)
     assert 'no_such_root' in problems['train_dataloader.dataset.data_root']
+
+
+def test_unused_data_root_is_not_an_error(tiny_config, tmp_path):
+    # every path is absolute, so mmengine never joins data_root to anything
+    cfg = Config.fromfile(tiny_config)
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'no_such_root')
+    validate_config(cfg)
 
 
 def test_unknown_backbone_names_registry_and_close_matches(tiny_config):

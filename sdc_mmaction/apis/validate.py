@@ -172,16 +172,20 @@ class _Checker:
     def check_dataset(self, dataset, key: str) -> None:
         local = self._local_storage(dataset)
         data_root = _get(dataset, 'data_root')
-        if local and isinstance(data_root, str) and data_root and '://' not in data_root:
-            if not osp.isdir(data_root):
-                self.add(f'{key}.data_root', f'folder {data_root!r} does not exist')
+        ann_file = _get(dataset, 'ann_file')
+        data_prefix = _get(dataset, 'data_prefix')
+        # data_root only matters where a path is relative (mmengine joins it to those)
+        paths = [ann_file] + (list(data_prefix.values()) if _is_dict(data_prefix) else [])
+        root_used = any(isinstance(p, str) and p and not osp.isabs(p) for p in paths)
+        if (local and root_used and isinstance(data_root, str) and data_root
+                and '://' not in data_root and not osp.isdir(data_root)):
+            self.add(f'{key}.data_root', f'folder {data_root!r} does not exist')
 
         def resolve(path: str) -> str:
             if isinstance(data_root, str) and data_root and not osp.isabs(path):
                 return osp.join(data_root, path)
             return path
 
-        ann_file = _get(dataset, 'ann_file')
         if local and isinstance(ann_file, str) and ann_file and '://' not in ann_file:
             path = resolve(ann_file)
             if osp.isdir(path):
@@ -191,7 +195,6 @@ class _Checker:
                           if path != ann_file else '')
                 self.add(f'{key}.ann_file', f'annotation file {path!r} does not exist{joined}')
 
-        data_prefix = _get(dataset, 'data_prefix')
         if local and _is_dict(data_prefix):
             for name, prefix in data_prefix.items():
                 if not isinstance(prefix, str) or not prefix or '://' in prefix:
