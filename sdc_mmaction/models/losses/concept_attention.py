@@ -5,7 +5,10 @@ from typing import Callable, Tuple
 import torch
 from torch import Tensor
 
+from .precision import float32_under_autocast
 
+
+@float32_under_autocast
 def concept_cross_attention(prototypes: Tensor,
                             feature_map: Tensor,
                             query_proj: Callable[[Tensor], Tensor],

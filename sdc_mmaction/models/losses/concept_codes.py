@@ -2,7 +2,10 @@
 import torch.nn.functional as F
 from torch import Tensor
 
+from .precision import float32_under_autocast
 
+
+@float32_under_autocast
 def concept_codes(features: Tensor, prototypes: Tensor, eps: float = 1e-12) -> Tensor:
     """Cosine similarity of every feature with every prototype (Eq. 3).
 

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .distributed import all_gather_with_grad, all_reduce_sum, get_dist_info
+from .precision import float32_under_autocast
 
 
 def top_k_mask(codes: Tensor, top_k: int) -> Tensor:
@@ -36,6 +37,7 @@ def valid_concept_mask(codes_a: Tensor, codes_b: Tensor, top_k: int) -> Tensor:
     return top_k_mask(codes_a, top_k) & top_k_mask(codes_b, top_k)
 
 
+@float32_under_autocast
 def concept_margin_loss(anchor: Tensor,
                         other: Tensor,
                         valid: Tensor,

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Cost of SDC pre-training vs a stock supervised Recognizer3D step, in one run.
+
+    python tools/benchmark.py CONFIG [--batch-size N] [--iters 10] [--warmup 3] [--amp]
+        [--channels-last] [--stack-views | --no-stack-views] [--device auto|cpu|cuda]
+        [--clip-shape T H W] [--pipeline-clips 10] [--pipeline-video-dir DIR]
+        [--repeats 1] [--out result.json]
+        [--cfg-options key=value ...]
+
+Prints a table (step time, memory, data-pipeline clips/s, ratios, the heads' share of the
+SDC step) and writes it all as JSON with ``--out``. What is measured, and how, is
+documented in ``sdc_mmaction/apis/benchmark.py`` and docs/benchmark.md.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import sdc_mmaction  # noqa: E402,F401  (compat fixes and registration before anything else)
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(
+        description='Benchmark SDC pre-training against a stock supervised step')
+    parser.add_argument('config', help='SDC pre-training config file')
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help="clips per step (default: the config's train batch size)")
+    parser.add_argument('--iters', type=int, default=10, help='timed steps (median)')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed steps first')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: AmpOptimWrapper on CUDA, bfloat16 '
+                        'CPUAmpOptimWrapper on CPU')
+    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'], default=None,
+                        help='CUDA autocast type (default float16); CPU always bfloat16')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='models and inputs in channels_last_3d memory format')
+    parser.add_argument('--stack-views', action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help='one backbone pass over the three views stacked on the batch '
+                        "axis (--stack-views) or one per view (default: the config's)")
+    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
+    parser.add_argument('--clip-shape', type=int, nargs=3, metavar=('T', 'H', 'W'),
+                        default=None, help='clip shape (default: from the config)')
+    parser.add_argument('--num-classes', type=int, default=400,
+                        help='classes of the stock model\'s head')
+    parser.add_argument('--pipeline-clips', type=int, default=10,
+                        help='clips per pipeline and round for the data-pipeline clips/s '
+                        '(0 skips it)')
+    parser.add_argument('--pipeline-rounds', type=int, default=2)
+    parser.add_argument('--pipeline-video-dir', default=None,
+                        help="measure the pipelines on this folder's videos instead of "
+                        "the config's train list")
+    parser.add_argument('--no-isolate', action='store_true',
+                        help='measure both models in this process (faster start, but '
+                        'CPU memory peaks are then not separable)')
+    parser.add_argument('--repeats', type=int, default=1,
+                        help='measure each model this many times, alternating the order, '
+                        'and pool the step times (for a machine whose load changes)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', default=None, help='write the results as JSON here')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, as key=value pairs (e.g. '
+        'model.backbone.base_channels=16 train_dataloader.num_workers=2)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    from mmengine.config import Config
+
+    from sdc_mmaction.apis.benchmark import format_report, run_benchmark, save_json
+
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    result = run_benchmark(
+        cfg, batch_size=args.batch_size, iters=args.iters, warmup=args.warmup, amp=args.amp,
+        amp_dtype=args.amp_dtype, channels_last=args.channels_last,
+        stack_views=args.stack_views, device=args.device, clip_shape=args.clip_shape,
+        num_classes=args.num_classes, pipeline_clips=args.pipeline_clips,
+        pipeline_rounds=args.pipeline_rounds, pipeline_video_dir=args.pipeline_video_dir,
+        isolate=not args.no_isolate, repeats=args.repeats, seed=args.seed,
+        config_path=args.config)
+    print(format_report(result))
+    if args.out:
+        save_json(result, args.out)
+        print(f'results written to {args.out}')
+    return result
+
+
+if __name__ == '__main__':
+    main()
