@@ -1,24 +1,14 @@
 # Linear probe of an SDC-pretrained S3D, 32 x 128 x 128, on Diving-48 (V2 labels).
 # MMAction2's tools/data/diving48 writes these lists from the V2 annotations
 # (Diving48_V2_train.json / Diving48_V2_test.json).
-_base_ = ['./_base_/s3d_32x128.py']
-
-data_root = 'data/diving48/videos'
-ann_file_train = 'data/diving48/diving48_train_list_videos.txt'
-ann_file_val = 'data/diving48/diving48_val_list_videos.txt'
-train_dataloader = dict(
-    dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
-val_dataloader = dict(
-    dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
-test_dataloader = dict(
-    dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
+_base_ = ['./finetune_s3d_diving48-v2.py']  # same data, backbone and test settings
 
 # Linear probe: every backbone stage frozen (parameters fixed and, on every
 # model.train(), put back in eval mode so BatchNorm statistics stay fixed too);
 # only the linear classifier on the pooled feature v learns.
 model = dict(
     backbone=dict(frozen_stages=5, norm_eval=True),
-    cls_head=dict(num_classes=48, dropout_ratio=0.0))
+    cls_head=dict(dropout_ratio=0.0))
 max_epochs = 100
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=0.1, weight_decay=0.0))

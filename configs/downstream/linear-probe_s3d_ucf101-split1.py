@@ -1,12 +1,12 @@
 # Linear probe of an SDC-pretrained S3D, 32 x 128 x 128, on UCF-101 split 1.
-_base_ = ['./_base_/s3d_32x128.py']
+_base_ = ['./finetune_s3d_ucf101-split1.py']  # same data, backbone and test settings
 
 # Linear probe: every backbone stage frozen (parameters fixed and, on every
 # model.train(), put back in eval mode so BatchNorm statistics stay fixed too);
 # only the linear classifier on the pooled feature v learns.
 model = dict(
     backbone=dict(frozen_stages=5, norm_eval=True),
-    cls_head=dict(num_classes=101, dropout_ratio=0.0))
+    cls_head=dict(dropout_ratio=0.0))
 max_epochs = 100
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=0.1, weight_decay=0.0))
