@@ -7,12 +7,14 @@
 #   - 16 x 128 x 128 clips;
 #   - Ks = Kd = 100 concepts;
 #   - L_loc from epoch 10 (10 warm-up epochs instead of 5);
-#   - a Sinkhorn score queue from the second epoch (1024 rows over 8 GPUs).
-# Our choice: K = 10 valid local concepts, keeping the paper's ratio of 10 %.
+#   - a Sinkhorn score queue from the second epoch (1024 rows over 8 GPUs);
+#   - two of the three extra InfoNCE terms, clip-static and clip-difference (tau 0.07,
+#     128-d MLP projections: ViewContrastHead).
+# Our choice: K = 10 valid local concepts, keeping the paper's ratio of 10 %; 512 hidden
+# channels in the InfoNCE projections.
 # Not reproduced (no component for them):
-#   - the three extra InfoNCE terms (v-v', v-s, v-d; tau 0.07, 128-d MLP projections) and
-#     the second clip per video they need (PackConceptInputs can pack 'clip2', but no
-#     head uses it);
+#   - the third InfoNCE term (v-v') and the second clip per video it needs
+#     (PackConceptInputs can pack 'clip2', but no head uses it);
 #   - L2-renormalising the prototypes after every step and freezing them in epoch 0;
 #   - the entropy form of L_div (we use the paper's L1, Eq. 5) and the negative-cosine
 #     L_fid on batch-normalised MLP outputs (we use the paper's squared error, Eq. 6);
@@ -28,7 +30,14 @@ num_concepts = 100
 model = dict(
     align_head=dict(num_static_concepts=num_concepts, num_dynamic_concepts=num_concepts),
     local_head=dict(
-        num_static_concepts=num_concepts, num_dynamic_concepts=num_concepts, top_k=10))
+        num_static_concepts=num_concepts, num_dynamic_concepts=num_concepts, top_k=10),
+    contrast_head=dict(
+        type='ViewContrastHead',
+        in_channels=512,
+        pairs=[('clip', 'static'), ('clip', 'diff')],
+        hidden_channels=512,
+        out_channels=128,
+        temperature=0.07))
 
 crops = [
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0)),

@@ -123,6 +123,12 @@ def test_authors_recipe_settings():
     assert optimizer.type == 'Adam' and optimizer.lr == 1e-3 and optimizer.weight_decay == 1e-5
     assert 'momentum' not in optimizer
     assert cfg.param_scheduler[0].milestones == [120, 160]
+    contrast = cfg.model.contrast_head
+    assert contrast.type == 'ViewContrastHead' and contrast.temperature == 0.07
+    assert contrast.out_channels == 128
+    assert [tuple(p) for p in contrast.pairs] == [('clip', 'static'), ('clip', 'diff')]
+    # the paper's own configs train Eq. 11 alone
+    assert 'contrast_head' not in load('configs/sdc_r2plus1d_k400.py').model
 
 
 def step_of(pipeline, name):

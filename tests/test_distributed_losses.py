@@ -11,7 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from sdc_mmaction.models.losses import (all_gather_with_grad, concept_alignment_loss,
-                                        concept_codes, local_concept_loss, sinkhorn_knopp)
+                                        concept_codes, info_nce_loss, local_concept_loss,
+                                        sinkhorn_knopp)
 
 WORLD_SIZE, LOCAL_BATCH, KS, KD, C, C_IN, QUEUE = 2, 3, 5, 4, 6, 7, 4
 
@@ -54,6 +55,13 @@ def local_loss_and_grad(inputs, weight, static_valid, dynamic_valid):
     return loss.detach(), weight.grad
 
 
+def nce_loss_and_grad(inputs, weight):
+    weight = weight.clone().requires_grad_()
+    loss = info_nce_loss(inputs['clip'][:, 0] @ weight, inputs['diff'][:, 0] @ weight)
+    loss.backward()
+    return loss.detach(), weight.grad
+
+
 def _worker(rank, port, out_dir):
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
@@ -72,6 +80,8 @@ def _worker(rank, port, out_dir):
         result['local'] = local_loss_and_grad(
             {v: x[rows] for v, x in data['local_inputs'].items()}, data['local_weight'],
             data['static_valid'][rows], data['dynamic_valid'][rows])
+        result['nce'] = nce_loss_and_grad(
+            {v: x[rows] for v, x in data['local_inputs'].items()}, data['local_weight'])
         try:
             all_gather_with_grad(torch.zeros(2 + rank, 3))
         except ValueError as error:
@@ -137,6 +147,20 @@ def test_local_loss_and_gradients_match_single_process(rank_results):
                             data['dynamic_valid'][rows])[0]
         for rows in (slice(0, LOCAL_BATCH), slice(LOCAL_BATCH, None))
     ]
+    assert not torch.allclose(torch.stack(halves).mean(), single_loss, atol=1e-3)
+
+
+def test_info_nce_uses_the_global_batch(rank_results):
+    data = make_data()
+    single_loss, single_grad = nce_loss_and_grad(data['local_inputs'], data['local_weight'])
+    losses = torch.stack([r['nce'][0] for r in rank_results])
+    torch.testing.assert_close(losses.mean(), single_loss)
+    torch.testing.assert_close(torch.stack([r['nce'][1] for r in rank_results]).mean(0),
+                               single_grad)
+    # the other rank's samples are negatives: per-rank halves give another loss
+    halves = [nce_loss_and_grad({v: x[rows] for v, x in data['local_inputs'].items()},
+                                data['local_weight'])[0]
+              for rows in (slice(0, LOCAL_BATCH), slice(LOCAL_BATCH, None))]
     assert not torch.allclose(torch.stack(halves).mean(), single_loss, atol=1e-3)
 
 

@@ -67,9 +67,14 @@ def test_align_head_loss_is_weighted_sum_of_the_equations():
     pooled = pooled_features()
     codes = head(pooled)
     losses = head.loss(pooled, codes)
-    assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div'}
+    assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div', 'aln_static', 'aln_dynamic'}
     aln = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
                                  temperature=0.2, num_iters=4)
+    halves = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
+                                    temperature=0.2, num_iters=4, return_parts=True)
+    torch.testing.assert_close(losses['aln_static'], halves[0])
+    torch.testing.assert_close(losses['aln_dynamic'], halves[1])
+    assert not losses['aln_static'].requires_grad  # logged only, never optimised twice
     fid = fidelity_loss([head.decoders[v](codes[v]) for v in VIEWS], [pooled[v] for v in VIEWS])
     div = diversity_loss([codes[v] for v in VIEWS])
     torch.testing.assert_close(losses['loss_aln'], aln)

@@ -2,6 +2,7 @@
 (gloo). The end-to-end check through tools/train.py (warm-up weight in the log, queue in the
 checkpoint, both restored by --resume) is
 tests/test_configs.py::test_tiny_config_trains_with_falling_loss_and_resumes."""
+import gc
 import os.path as osp
 import types
 
@@ -263,6 +264,11 @@ def _ddp_worker(rank, world_size, init_file, out_dir):
             assert float(log_vars['loss_loc']) == 0.0
         with open(osp.join(out_dir, f'ok{rank}'), 'w') as f:
             f.write('ok')
+        # Free DDP's reducer while the process group is alive: left to the end of the
+        # function, it was torn down after destroy_process_group and now and then hung
+        # the worker's exit.
+        del ddp, optim, runner, warmup
+        gc.collect()
     finally:
         dist.destroy_process_group()
 

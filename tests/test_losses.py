@@ -171,6 +171,12 @@ def test_concept_alignment_loss_matches_equation_4():
                 + ref_cross_entropy(q_vd, ref_sinkhorn(q_d.numpy()), tau)
                 + ref_cross_entropy(q_d, ref_sinkhorn(q_vd), tau))
     assert ours.item() == pytest.approx(expected, rel=1e-5)
+    static_half, dynamic_half = concept_alignment_loss(q_s, q_d, q_v, temperature=tau,
+                                                       return_parts=True)
+    assert dynamic_half.item() == pytest.approx(
+        ref_cross_entropy(q_vd, ref_sinkhorn(q_d.numpy()), tau)
+        + ref_cross_entropy(q_d, ref_sinkhorn(q_vd), tau), rel=1e-5)
+    assert (static_half + dynamic_half).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_concept_alignment_loss_with_queues_matches_reference():

@@ -1,11 +1,13 @@
-"""The quick start's whole path on a few videos (numbers meaningless at this size), and the
-checks it reports, on hand-made results."""
+"""The quick start's whole path on a few videos (numbers meaningless at this size), the
+checks it reports (on hand-made results), and the learning claims on the ``ci`` preset, the
+smallest run whose numbers mean something."""
 import json
 import os.path as osp
 
 import pytest
 
-from sdc_mmaction.apis.quickstart import FEATURES, check_claims, run_quickstart
+from sdc_mmaction.apis.quickstart import (FEATURES, PRETRAIN_CONFIG, check_claims,
+                                          pretrain_sampling, run_quickstart)
 
 
 def _probes(action_v, static, dynamic, motion):
@@ -60,3 +62,31 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
     assert again['sdc'] == report['sdc'] and again['random'] == report['random']
     with pytest.raises(FileExistsError, match='other options'):
         run_quickstart(work_dir, preset='default', figures=False)
+
+
+def test_features_are_extracted_like_the_pretraining_clips():
+    assert pretrain_sampling(PRETRAIN_CONFIG) == dict(clip_len=8, frame_interval=2)
+
+
+@pytest.fixture(scope='module')
+def ci_report(tmp_path_factory):
+    return run_quickstart(str(tmp_path_factory.mktemp('quickstart_ci')), preset='ci',
+                          figures=False)
+
+
+def test_ci_run_learns_static_concepts(ci_report):
+    """The static codes of the clip learn the scene rather than the motion (margin 10
+    points, 2 scenes x 2 motions)."""
+    check = ci_report['checks']['static_features_know_the_scene']
+    assert check['passed'], check['detail']
+    assert ci_report['sdc']['probes']['static']['q_v_s'] >= 0.9
+
+
+@pytest.mark.xfail(strict=True, reason='issue #6: at CPU scale the dynamic half of the '
+                   'alignment collapses to uniform codes, so the dynamic claims fail '
+                   '(docs/quickstart.md); strict, so that a fix shows up as a failure here '
+                   'and this marker, the README and the docs get updated')
+def test_ci_run_learns_dynamic_concepts(ci_report):
+    checks = ci_report['checks']
+    failed = {name: check['detail'] for name, check in checks.items() if not check['passed']}
+    assert not failed, failed

@@ -67,7 +67,8 @@ def test_loss_mode_returns_the_four_losses_and_gradients_flow():
     model = build()
     model.train()
     losses = model(batch(), samples(4, ('clip', 'static', 'diff')), mode='loss')
-    assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div', 'loss_loc'}
+    assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div', 'loss_loc', 'aln_static',
+                           'aln_dynamic'}
     for name, value in losses.items():
         assert value.dim() == 0 and torch.isfinite(value), name
     assert losses['loss_loc'] > 0  # K=2 of 4 concepts: some pairs are valid
@@ -319,7 +320,7 @@ def test_wrong_rank_feature_map_is_named():
 def test_without_local_head():
     model = build(local_head=None)
     losses = model(batch(), None, mode='loss')
-    assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div'}
+    assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div', 'aln_static', 'aln_dynamic'}
     model.eval()
     out = model(batch(n=2), None, mode='tensor')
     assert not any(name.startswith(('F_', 'attn_')) for name in out)

@@ -1,5 +1,6 @@
 """NonFiniteLossHook: a NaN / Inf loss term or gradient stops training before the update,
 naming the iteration and the term, and the last good checkpoint stays intact."""
+import gc
 import os.path as osp
 
 import pytest
@@ -280,6 +281,9 @@ def _ddp_worker(rank, world_size, port, action, queue):
     except NonFiniteLossError as err:
         outcome = str(err)
     queue.put((rank, outcome, model.module.w.detach().tolist()))
+    # free DDP's reducer while the process group is alive (see tests/test_hooks.py)
+    del model, wrapper, runner, hook
+    gc.collect()
     torch.distributed.destroy_process_group()
 
 

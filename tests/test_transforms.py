@@ -477,3 +477,26 @@ def test_preprocessor_to_rgb_and_errors():
     assert out['inputs'].shape == (1, 3, 3, 2, 4, 5)
     with pytest.raises(ValueError, match='std must be positive'):
         MODELS.build(dict(type='ConceptDataPreprocessor', diff_std=0))
+
+
+def test_independent_difference_crop():
+    """With crop_pipeline, d is the difference of its own crop; the clip stays uncropped
+    (and the frames are not flipped in place) for the augmentations that follow."""
+    T = 4
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8) for _ in range(T + 1)]
+    originals = [f.copy() for f in frames]
+    results = dict(imgs=list(frames), clip_len=T + 1, num_clips=1, img_shape=(6, 8),
+                   modality='RGB')
+    crop = [dict(type='CenterCrop', crop_size=4), dict(type='Flip', flip_ratio=1.0)]
+    out = TRANSFORMS.build(dict(type='FrameDifference', crop_pipeline=crop))(results)
+    cropped = np.stack(originals).astype(np.float32)[:, 1:5, 2:6, :][:, :, ::-1]
+    np.testing.assert_array_equal(out['diff_imgs'], cropped[1:] - cropped[:-1])
+    assert len(out['imgs']) == T and out['imgs'][0].shape == (6, 8, 3)
+    for got, want in zip(out['imgs'], originals[1:]):
+        np.testing.assert_array_equal(got, want)
+    assert 'crop_pipeline' in repr(TRANSFORMS.build(dict(type='FrameDifference',
+                                                         crop_pipeline=crop)))
+    # the clip's own random crop afterwards leaves d alone
+    out = TRANSFORMS.build(dict(type='RandomCrop', size=3))(out)
+    assert out['imgs'][0].shape[:2] == (3, 3) and out['diff_imgs'].shape[1:3] == (4, 4)

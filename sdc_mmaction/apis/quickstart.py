@@ -33,9 +33,10 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'sdc_r2plus1d-tiny_synthetic.py')
 
-#: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``smoke`` runs
-#: every step on a dataset of a few videos, to show the path works (the test suite uses it;
-#: its numbers mean nothing).
+#: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``ci`` is the
+#: smallest run whose numbers still mean something (2 scenes x 2 motions, about a minute;
+#: the test suite checks its claims with looser margins); ``smoke`` runs every step on a
+#: dataset of a few videos, to show the path works (its numbers mean nothing).
 PRESETS: Dict[str, dict] = OrderedDict(
     default=dict(
         dataset=dict(num_static=4, num_dynamic=4, train_per_class=12, val_per_class=4,
@@ -43,9 +44,14 @@ PRESETS: Dict[str, dict] = OrderedDict(
         max_epochs=12, batch_size=8, num_clips=3,
         # the margins the checks ask for (accuracies in [0, 1])
         margins=dict(action_over_random=0.10, decoupling=0.05)),
+    ci=dict(
+        dataset=dict(num_static=2, num_dynamic=2, train_per_class=8, val_per_class=4,
+                     size=32, num_frames=18),
+        max_epochs=6, batch_size=4, num_clips=1,
+        margins=dict(action_over_random=0.05, decoupling=0.10)),
     smoke=dict(
         dataset=dict(num_static=2, num_dynamic=2, train_per_class=3, val_per_class=2,
-                     size=32, num_frames=16),
+                     size=32, num_frames=18),
         max_epochs=1, batch_size=4, num_clips=1,
         margins=dict(action_over_random=0.0, decoupling=0.0)),
 )
@@ -111,6 +117,21 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0) -> s
     return ckpt
 
 
+def pretrain_sampling(config: str = PRETRAIN_CONFIG) -> dict:
+    """``dict(clip_len, frame_interval)`` of the clips the pretraining config trains on, so
+    that features are extracted from clips with the same motion per frame."""
+    from mmengine.config import Config
+
+    pipeline = Config.fromfile(config).train_dataloader.dataset.pipeline
+    sampling = [step for step in pipeline if step['type'] == 'SampleFrames']
+    if len(sampling) != 1:
+        raise ValueError(f'{config}: expected one SampleFrames in the train pipeline, '
+                         f'found {len(sampling)}')
+    # the train pipeline samples one frame more, for the frame difference
+    return dict(clip_len=int(sampling[0]['clip_len']) - 1,
+                frame_interval=int(sampling[0].get('frame_interval', 1)))
+
+
 def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
                 num_clips: int, desc: str) -> dict:
     """Table 3 features of every list, for one model (``checkpoint=None``: random)."""
@@ -129,7 +150,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
             first = next(iter(stems.values()))
             feats, _, files = extract_concept_features(
                 model, osp.join(ann, f'{split}_{first}.txt'), videos, features=FEATURES,
-                clip_len=8, frame_interval=2, num_clips=num_clips, resize=None,
+                **pretrain_sampling(), num_clips=num_clips, resize=None,
                 crop_size=size, batch_size=8, desc=f'{desc} {variant}/{split}')
             labels = OrderedDict(
                 (name, labels_for_videos(files, osp.join(ann, f'{split}_{stem}.txt'),

@@ -142,10 +142,11 @@ def read_scalars(work_dir: str) -> List[dict]:
 
 
 def loss_curve_figure(work_dir: str, out_file: str) -> str:
-    """Each loss term over the training iterations."""
+    """Each loss term over the training iterations, with the static and dynamic halves of
+    ``loss_aln`` (logged as ``aln_static`` / ``aln_dynamic``) on their own panels."""
     plt = _pyplot()
     records = read_scalars(work_dir)
-    terms = sorted({k for r in records for k in r if k.startswith('loss')})
+    terms = sorted({k for r in records for k in r if k.startswith(('loss', 'aln_'))})
     fig, axes = plt.subplots(1, len(terms), figsize=(3 * len(terms), 2.6), squeeze=False)
     for ax, term in zip(axes[0], terms):
         points = [(r['step'], r[term]) for r in records if term in r]
@@ -169,12 +170,13 @@ def quickstart_figures(out_dir: str, extracted: Mapping, meta: Mapping, data_roo
     """All quick-start pictures; returns name -> file."""
     from sdc_mmaction.apis.feature_extraction import (build_video_dataloader,
                                                       feature_pipeline)
+    from sdc_mmaction.apis.quickstart import pretrain_sampling
 
     model = extracted['model']
     files = {}
     # Fig. 1 / 5: a few val videos of different motions
     size = meta['options']['height']
-    pipeline = feature_pipeline(clip_len=8, frame_interval=2, num_clips=1, resize=None,
+    pipeline = feature_pipeline(**pretrain_sampling(), num_clips=1, resize=None,
                                 crop_size=size)
     loader = build_video_dataloader(
         osp.join(data_root, 'annotations', 'val_action.txt'), osp.join(data_root, 'videos'),

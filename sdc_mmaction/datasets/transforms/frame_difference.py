@@ -1,4 +1,7 @@
 """FrameDifference: the frame-difference view ``d`` of SDC, without wrap-around."""
+import copy
+from typing import List, Optional
+
 import numpy as np
 from mmcv.transforms import BaseTransform
 
@@ -46,13 +49,48 @@ class FrameDifference(BaseTransform):
     Added keys:
         - diff_imgs: float32 array (num_clips * T, H, W[, C])
 
+    Independent crop (``crop_pipeline`` given): place the transform *before* the clip's
+    spatial augmentations instead. ``d`` is then computed on its own crop of the frames,
+    drawn by ``crop_pipeline`` (MMAction2 transform configs, e.g. the clip's
+    ``RandomResizedCrop``, ``Resize``, ``Flip``), the same crop for all T + 1 frames; the
+    clip's T frames are left uncropped for the augmentations that follow. ``v`` and ``d``
+    then share the motion but not the exact positions of what moves, so a model cannot
+    match a clip to its differences by where things are (the way the static frame has
+    its own crop).
+
     Args:
         zero_loop_seams (bool): set differences across a loop seam to zero.
             Defaults to True.
+        crop_pipeline (list[dict], optional): transforms giving ``d`` its own crop (see
+            above). Defaults to None: ``d`` is computed on the frames as they are.
     """
 
-    def __init__(self, zero_loop_seams: bool = True) -> None:
+    def __init__(self, zero_loop_seams: bool = True,
+                 crop_pipeline: Optional[List[dict]] = None) -> None:
         self.zero_loop_seams = zero_loop_seams
+        self.crop_pipeline_cfg = copy.deepcopy(crop_pipeline)
+        self.crop_transforms = None
+        if crop_pipeline is not None:
+            self.crop_transforms = [
+                TRANSFORMS.build(cfg) if isinstance(cfg, dict) else cfg for cfg in crop_pipeline
+            ]
+
+    def _crop(self, imgs: list, results: dict) -> list:
+        """All frames through ``crop_pipeline`` together (one crop), on copies."""
+        first = np.asarray(imgs[0])
+        sub = dict(
+            # copies, because MMAction2's Flip flips frames in place
+            imgs=[np.array(img, copy=True) for img in imgs],
+            img_shape=first.shape[:2],
+            original_shape=first.shape[:2],
+            modality=results.get('modality', 'RGB'),
+            clip_len=results['clip_len'],
+            num_clips=results.get('num_clips', 1))
+        for crop in self.crop_transforms:
+            sub = crop(sub)
+            if sub is None:
+                raise RuntimeError(f'FrameDifference: crop transform {crop!r} returned None')
+        return sub['imgs']
 
     def transform(self, results: dict) -> dict:
         num_clips, length = clip_layout(results, 'FrameDifference')
@@ -64,7 +102,7 @@ class FrameDifference(BaseTransform):
         shapes = {np.shape(img) for img in imgs}
         if len(shapes) != 1:
             raise ValueError(f'FrameDifference: frames of different shapes {sorted(shapes)}')
-        frames = np.stack(imgs)
+        frames = np.stack(imgs if self.crop_transforms is None else self._crop(imgs, results))
         frames = frames.reshape((num_clips, length) + frames.shape[1:])
         # subtract in float32 (dtype= casts before subtracting: no uint8 wrap-around)
         diffs = np.subtract(frames[:, 1:], frames[:, :-1], dtype=np.float32)
@@ -89,4 +127,5 @@ class FrameDifference(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(zero_loop_seams={self.zero_loop_seams})'
+        return (f'{self.__class__.__name__}(zero_loop_seams={self.zero_loop_seams}, '
+                f'crop_pipeline={self.crop_pipeline_cfg})')

@@ -93,7 +93,8 @@ class ConceptAlignHead(BaseModule):
 
         ``loss(pooled, codes)``: both dicts with all three views; returns
         ``dict(loss_aln, loss_fid, loss_div)``, each a scalar already multiplied by its
-        weight.
+        weight, plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted halves
+        of ``loss_aln`` for the logs.
 
     Score queue:
         Sinkhorn over a small batch is a degenerate transport problem (a batch of 8 cannot
@@ -237,18 +238,23 @@ class ConceptAlignHead(BaseModule):
                                  f'got {got}')
 
         queues = self._active_queue_rows(codes) if self.queue_active else None
-        loss_aln = concept_alignment_loss(
+        aln_static, aln_dynamic = concept_alignment_loss(
             codes['static'], codes['diff'], codes['clip'], temperature=self.temperature,
-            epsilon=self.sinkhorn_epsilon, num_iters=self.sinkhorn_iterations, queues=queues)
+            epsilon=self.sinkhorn_epsilon, num_iters=self.sinkhorn_iterations, queues=queues,
+            return_parts=True)
         if self.queue_active:
             self._push_to_queue(codes)
 
         reconstructions = [self.decoders[view](codes[view]) for view in VIEW_NAMES]
         loss_fid = fidelity_loss(reconstructions, [pooled[view] for view in VIEW_NAMES])
         loss_div = diversity_loss([codes[view] for view in VIEW_NAMES])
-        return dict(loss_aln=self.alignment_weight * loss_aln,
+        return dict(loss_aln=self.alignment_weight * (aln_static + aln_dynamic),
                     loss_fid=self.fidelity_weight * loss_fid,
-                    loss_div=self.diversity_weight * loss_div)
+                    loss_div=self.diversity_weight * loss_div,
+                    # logged only (no 'loss' in the name, so mmengine does not add them
+                    # again): the unweighted static and dynamic halves of loss_aln
+                    aln_static=aln_static.detach(),
+                    aln_dynamic=aln_dynamic.detach())
 
     # ------------------------------------------------------------------ score queue
     def set_epoch(self, epoch: int) -> None:

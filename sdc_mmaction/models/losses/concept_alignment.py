@@ -40,7 +40,8 @@ def concept_alignment_loss(static_codes: Tensor,
                            temperature: float = 0.1,
                            epsilon: float = 0.05,
                            num_iters: int = 3,
-                           queues: Optional[Dict[str, Tensor]] = None) -> Tensor:
+                           queues: Optional[Dict[str, Tensor]] = None,
+                           return_parts: bool = False):
     """Eq. 4: static and dynamic swapped-prediction losses, summed.
 
     Args:
@@ -57,7 +58,9 @@ def concept_alignment_loss(static_codes: Tensor,
         Scalar: ``CE(q_bar_s, q_v^s) + CE(q_bar_v^s, q_s) + CE(q_bar_d, q_v^d)
         + CE(q_bar_v^d, q_d)``, each term averaged over this rank's N samples. Under DDP the
         targets come from the global batch, and the mean of the ranks' losses equals the
-        loss of one process over the global batch.
+        loss of one process over the global batch. With ``return_parts=True``, the tuple
+        ``(static_half, dynamic_half)`` whose sum is that scalar (the two halves learn at
+        very different speeds, so logs show them apart).
     """
     num_static, num_dynamic = static_codes.shape[1], diff_codes.shape[1]
     if clip_codes.shape[1] != num_static + num_dynamic:
@@ -86,4 +89,6 @@ def concept_alignment_loss(static_codes: Tensor,
                    + swapped_prediction_loss(static_codes, target_clip_static, temperature))
     loss_dynamic = (swapped_prediction_loss(clip_dynamic, target_diff, temperature)
                     + swapped_prediction_loss(diff_codes, target_clip_dynamic, temperature))
+    if return_parts:
+        return loss_static, loss_dynamic
     return loss_static + loss_dynamic

@@ -45,6 +45,9 @@ class ConceptPretrainRecognizer(BaseModel):
         align_head (dict): ``ConceptAlignHead`` config (codes, L_aln, L_fid, L_div).
         local_head (dict, optional): ``LocalConceptContrastHead`` config (L_loc). None
             trains without the local branch (the paper's "w/o L_loc" ablation).
+        contrast_head (dict, optional): ``ViewContrastHead`` config: InfoNCE between
+            views, an addition of the authors' code that is not in Eq. 11. None (default)
+            trains the paper's objective.
         data_preprocessor (dict, optional): ``ConceptDataPreprocessor`` config; it stacks
             the batch to (N, V, C, T, H, W) and normalises each view.
         view_names (Sequence[str]): what each index of the view axis holds, in order,
@@ -96,6 +99,7 @@ class ConceptPretrainRecognizer(BaseModel):
                  backbone: dict,
                  align_head: dict,
                  local_head: Optional[dict] = None,
+                 contrast_head: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  view_names: Sequence[str] = KNOWN_VIEWS,
                  shared_backbone: bool = True,
@@ -126,6 +130,8 @@ class ConceptPretrainRecognizer(BaseModel):
             })
         self.align_head = MODELS.build(align_head)
         self.local_head = MODELS.build(local_head) if local_head is not None else None
+        self.contrast_head = (MODELS.build(contrast_head)
+                              if contrast_head is not None else None)
         self._check_heads()
 
     # ------------------------------------------------------------------ build checks
@@ -320,6 +326,12 @@ class ConceptPretrainRecognizer(BaseModel):
             if overlap:
                 raise KeyError(f'ConceptPretrainRecognizer: both heads return {overlap}')
             losses.update(local_losses)
+        if self.contrast_head is not None:
+            contrast_losses = self.contrast_head.loss(pooled)
+            overlap = set(losses) & set(contrast_losses)
+            if overlap:
+                raise KeyError(f'ConceptPretrainRecognizer: both heads return {overlap}')
+            losses.update(contrast_losses)
         return losses
 
     def features(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
