@@ -2,6 +2,7 @@
 checks it reports (on hand-made results), and the learning claims on the ``ci`` preset, the
 smallest run whose numbers mean something."""
 import json
+import math
 import os.path as osp
 
 import pytest
@@ -45,6 +46,12 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
             assert list(row) == list(FEATURES)
             assert all(0.0 <= acc <= 1.0 for acc in row.values())
         assert list(report[model]['retrieval']) == ['R@1', 'R@5', 'R@10']
+        codes = report[model]['codes']
+        assert list(codes) == ['q_v_s', 'q_v_d']
+        for stats in codes.values():
+            assert 0.0 <= stats['target_entropy'] <= stats['uniform_entropy'] + 1e-9
+            assert stats['uniform_entropy'] == pytest.approx(math.log(8))
+            assert 0.0 <= stats['nmi_static'] <= 1.0 and 0.0 <= stats['nmi_dynamic'] <= 1.0
     assert set(report['checks']) == {
         'beats_random_on_action', 'static_features_know_the_scene',
         'dynamic_features_know_the_motion', 'motion_only_dynamic_beats_static'}
@@ -56,6 +63,7 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
         assert json.load(handle)['checks'] == report['checks']
     table = open(osp.join(work_dir, 'results.md')).read()
     assert '| SDC | action |' in table and '| random | motion |' in table
+    assert '| SDC | q_v_d |' in table and '| random | q_v_s |' in table
 
     # a second run reuses the dataset and the checkpoint, and gives the same numbers
     again = run_quickstart(work_dir, preset='smoke', figures=False)

@@ -15,8 +15,9 @@ Steps (each reuses the library piece a user would run by hand):
      motion-only variant,
    - nearest-neighbour retrieval of ``v`` (val videos query the training videos);
 5. pictures: concept attention maps, per-class code similarity, loss curves;
-6. one results table (``results.md``/``results.json``) and the checks of what SDC should
-   show: it beats the random backbone on the action label, and its static and dynamic
+6. one results table (``results.md``/``results.json``), how sharply the clip's static and
+   dynamic codes still group the training videos and by which factor, and the checks of
+   what SDC should show: it beats the random backbone on the action label, and its static and dynamic
    features each predict their own factor better than the other one.
 """
 import json
@@ -60,6 +61,8 @@ PRESETS: Dict[str, dict] = OrderedDict(
 SCENE_LABELS = OrderedDict(action='action', static='static', dynamic='dynamic')
 #: features probed (Table 3 of the paper)
 FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
+#: codes whose Sinkhorn assignments the results describe (collapse diagnostics)
+CODE_DIAGNOSTICS = ('q_v_s', 'q_v_d')
 
 
 def _log(message: str) -> None:
@@ -176,7 +179,23 @@ def evaluate(extracted: Mapping) -> dict:
     val_feats, val_labels = extracted[('scenes', 'val')]
     retrieval = retrieval_recall(val_feats['v'], val_labels['action'], train_feats['v'],
                                  train_labels['action'], topk=(1, 5, 10))
-    return dict(probes=results, retrieval=retrieval)
+    return dict(probes=results, retrieval=retrieval,
+                codes=describe_codes(train_feats, train_labels, extracted['model']))
+
+
+def describe_codes(features: Mapping, labels: Mapping, model) -> 'OrderedDict[str, dict]':
+    """Whether the clip's static and dynamic codes still group the videos, and by what
+    (:func:`~sdc_mmaction.apis.code_diagnostics.code_assignment_stats`, with the model's
+    Sinkhorn settings), over the given videos at once."""
+    from .code_diagnostics import code_assignment_stats
+
+    head = model.align_head
+    factors = OrderedDict((name, labels[name]) for name in ('static', 'dynamic'))
+    return OrderedDict(
+        (name, code_assignment_stats(features[name], factors,
+                                     epsilon=head.sinkhorn_epsilon,
+                                     num_iters=head.sinkhorn_iterations))
+        for name in CODE_DIAGNOSTICS)
 
 
 def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
@@ -221,6 +240,18 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
     for name, res in (('SDC', sdc), ('random', random)):
         lines.append(f'| {name} | ' +
                      ' | '.join(f'{100 * res["retrieval"][k]:.1f}' for k in keys) + ' |')
+    lines += ['', '## Concept codes of the training videos', '',
+              'Sinkhorn targets solved over all training videos at once. A target entropy '
+              'near ln K means the codes no longer tell the videos apart (collapse); NMI '
+              'says which factor the strongest concepts follow (1: exactly, 0: not at all).',
+              '', '| model | codes | code std | target entropy (ln K) | concepts used | '
+              'NMI scene | NMI motion |', '|---|---|---|---|---|---|---|']
+    for name, res in (('SDC', sdc), ('random', random)):
+        for codes, stats in res.get('codes', {}).items():
+            lines.append(f'| {name} | {codes} | {stats["code_std"]:.3f} | '
+                         f'{stats["target_entropy"]:.2f} ({stats["uniform_entropy"]:.2f}) | '
+                         f'{stats["concepts_used"]:.0f} | {stats["nmi_static"]:.2f} | '
+                         f'{stats["nmi_dynamic"]:.2f} |')
     lines += ['', '## Checks', '']
     for name, check in checks.items():
         lines.append(f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}')

@@ -1,0 +1,97 @@
+"""Do concept codes group videos, and by what? Diagnostics of a collapse.
+
+The alignment loss (Eq. 4) learns only while the Sinkhorn targets of a view separate the
+videos. When a view's codes become the same for every video, its targets become uniform,
+the cross-entropy settles at ``ln K`` per term and nothing is learned from it any more.
+:func:`code_assignment_stats` measures that on a set of codes (e.g. ``q_v^d`` of the
+training videos), and says which known factor the assignments follow, if any.
+"""
+import math
+from collections import OrderedDict
+from typing import Mapping
+
+import torch
+from torch import Tensor
+
+from sdc_mmaction.models.losses.sinkhorn import sinkhorn_knopp
+
+
+def _check_labels(name: str, labels: Tensor, num_rows: int) -> Tensor:
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or labels.shape[0] != num_rows:
+        raise ValueError(f'{name}: expected {num_rows} integer labels (one per row), got '
+                         f'shape {tuple(labels.shape)}')
+    if labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f'{name}: labels must be integers, got {labels.dtype}')
+    return labels.long()
+
+
+def normalized_mutual_information(first: Tensor, second: Tensor) -> float:
+    """NMI of two labelings of the same items, ``I(a; b) / sqrt(H(a) H(b))``, in [0, 1].
+
+    1 when one labeling is a relabeling of the other; 0 when they are independent in the
+    sample, and by convention when either labeling puts every item in one group (no
+    information to share).
+    """
+    first = _check_labels('normalized_mutual_information (first)', first, len(first))
+    second = _check_labels('normalized_mutual_information (second)', second, len(first))
+    if len(first) == 0:
+        raise ValueError('normalized_mutual_information: no items')
+    _, a = torch.unique(first, return_inverse=True)
+    _, b = torch.unique(second, return_inverse=True)
+    joint = torch.zeros(int(a.max()) + 1, int(b.max()) + 1, dtype=torch.float64)
+    joint.index_put_((a, b), torch.ones(len(a), dtype=torch.float64), accumulate=True)
+    joint /= joint.sum()
+    pa, pb = joint.sum(1), joint.sum(0)
+    h_a = -(pa * pa.log()).sum().item()
+    h_b = -(pb * pb.log()).sum().item()
+    if h_a <= 0 or h_b <= 0:
+        return 0.0
+    nonzero = joint > 0
+    outer = pa[:, None] * pb[None, :]
+    mutual = (joint[nonzero] * (joint[nonzero] / outer[nonzero]).log()).sum().item()
+    return max(0.0, min(1.0, mutual / math.sqrt(h_a * h_b)))
+
+
+def code_assignment_stats(codes: Tensor,
+                          labels: Mapping[str, Tensor],
+                          epsilon: float = 0.05,
+                          num_iters: int = 3) -> 'OrderedDict[str, float]':
+    """How sharply Sinkhorn assigns the rows of ``codes`` to concepts, and to what.
+
+    The targets are solved over all rows at once (one transport problem), with the
+    alignment head's settings.
+
+    Args:
+        codes: ``(N, K)`` concept codes of N videos, e.g. ``q_v^d``.
+        labels: label-set name -> ``(N,)`` integer labels of the same videos.
+        epsilon, num_iters: Sinkhorn-Knopp settings (the head's ``sinkhorn_epsilon`` and
+            ``sinkhorn_iterations``).
+
+    Returns:
+        ``code_std``: standard deviation of each concept's code over the videos, averaged
+        over concepts (near 0: every video has the same code);
+        ``target_entropy``: mean entropy of a video's target, in nats;
+        ``uniform_entropy``: ``ln K``, the entropy of a target that tells nothing;
+        ``concepts_used``: how many concepts are some video's strongest target;
+        ``nmi_<name>`` for each label set: NMI of the strongest target with the labels.
+    """
+    if codes.dim() != 2 or codes.shape[0] < 2:
+        raise ValueError(f'code_assignment_stats: codes must be (N, K) with N >= 2, got '
+                         f'{tuple(codes.shape)}')
+    if not torch.isfinite(codes).all():
+        raise ValueError('code_assignment_stats: codes contain NaN or Inf')
+    codes = codes.detach().double()
+    targets = sinkhorn_knopp(codes, epsilon=epsilon, num_iters=num_iters)
+    entropy = -(targets * targets.clamp_min(1e-300).log()).sum(dim=1).mean()
+    strongest = targets.argmax(dim=1)
+    stats = OrderedDict(
+        code_std=codes.std(dim=0).mean().item(),
+        target_entropy=entropy.item(),
+        uniform_entropy=math.log(codes.shape[1]),
+        concepts_used=float(torch.unique(strongest).numel()))
+    for name, values in labels.items():
+        values = _check_labels(f'code_assignment_stats: labels[{name!r}]', values,
+                               codes.shape[0])
+        stats[f'nmi_{name}'] = normalized_mutual_information(strongest, values)
+    return stats
