@@ -17,8 +17,8 @@ Steps (each reuses the library piece a user would run by hand):
 5. pictures: concept attention maps, per-class code similarity, loss curves;
 6. one results table (``results.md``/``results.json``), how sharply the clip's static and
    dynamic codes still group the training videos and by which factor, and the checks of
-   what SDC should show: it beats the random backbone on the action label, and its static and dynamic
-   features each predict their own factor better than the other one.
+   what SDC should show: it beats the random backbone on the action label, and its static
+   and dynamic features each predict their own factor better than the other one.
 """
 import json
 import os
@@ -247,7 +247,7 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
               '', '| model | codes | code std | target entropy (ln K) | concepts used | '
               'NMI scene | NMI motion |', '|---|---|---|---|---|---|---|']
     for name, res in (('SDC', sdc), ('random', random)):
-        for codes, stats in res.get('codes', {}).items():
+        for codes, stats in res['codes'].items():
             lines.append(f'| {name} | {codes} | {stats["code_std"]:.3f} | '
                          f'{stats["target_entropy"]:.2f} ({stats["uniform_entropy"]:.2f}) | '
                          f'{stats["concepts_used"]:.0f} | {stats["nmi_static"]:.2f} | '
