@@ -2,6 +2,7 @@
 the way where upstream is fixed."""
 import os
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -88,7 +89,7 @@ def _dist_worker(rank, world_size, port, queue):
     value = torch.tensor([rank + 1.0])
     all_reduce(value, op='sum')
     queue.put((rank, get_world_size(), value.item()))
-    torch.distributed.destroy_process_group()
+    compat.leave_distributed_run()  # runs multiprocessing's exit handler, which sends the put
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the fix is inert with CUDA')
@@ -104,6 +105,43 @@ def test_init_dist_pytorch_on_cpu():
         assert proc.exitcode == 0
     results = sorted(queue.get(timeout=5) for _ in range(2))
     assert results == [(0, 2, 3.0), (1, 2, 3.0)]
+
+
+_LEAVE_SCRIPT = """
+import atexit, os, sys
+import sdc_mmaction  # noqa: F401
+from mmengine.dist import all_gather_object, init_dist
+from sdc_mmaction.compat import leave_distributed_run
+rank, marker = int(os.environ['RANK']), sys.argv[1]
+atexit.register(lambda: open(f'{marker}.atexit{rank}', 'w').close())
+init_dist('pytorch')
+gathered = all_gather_object({'rank': rank})
+print('gathered', [g['rank'] for g in gathered], end='')  # no newline: still buffered
+leave_distributed_run()
+open(f'{marker}.after{rank}', 'w').close()
+"""
+
+
+def test_leave_distributed_run_exits_every_rank_cleanly(tmp_path):
+    marker = str(tmp_path / 'rank')
+    env = dict(os.environ, WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(_free_port()), OMP_NUM_THREADS='1')
+    env.pop('PYTHONUNBUFFERED', None)  # keep stdout buffered, as in a batch job
+    procs = [subprocess.Popen([sys.executable, '-c', _LEAVE_SCRIPT, marker],
+                              env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in range(2)]
+    for rank, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out == 'gathered [0, 1]'  # flushed before os._exit
+        assert os.path.exists(f'{marker}.atexit{rank}')  # exit handlers ran
+        assert not os.path.exists(f'{marker}.after{rank}')  # the process ended there
+
+
+def test_leave_distributed_run_returns_without_process_group():
+    assert not torch.distributed.is_initialized()
+    assert compat.leave_distributed_run() is None
 
 
 def test_cpu_distributed_fix_inert_with_cuda(monkeypatch):

@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from sdc_mmaction.compat import leave_distributed_run
 from sdc_mmaction.models.losses import (all_gather_with_grad, concept_alignment_loss,
                                         concept_codes, info_nce_loss, local_concept_loss,
                                         sinkhorn_knopp)
@@ -87,8 +88,10 @@ def _worker(rank, port, out_dir):
         except ValueError as error:
             result['uneven_error'] = str(error)
         torch.save(result, osp.join(out_dir, f'rank{rank}.pt'))
-    finally:
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    leave_distributed_run()  # exits as the tools do (compat fix 4: gloo abort at exit)
 
 
 def free_port():

@@ -14,6 +14,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 import sdc_mmaction  # noqa: F401  (registration)
 from mmaction.registry import HOOKS, MODELS
+from sdc_mmaction.compat import leave_distributed_run
 from sdc_mmaction.engine.hooks import ConceptQueueHook, LocalLossWarmupHook
 
 KS, KD = 3, 2
@@ -269,8 +270,10 @@ def _ddp_worker(rank, world_size, init_file, out_dir):
         # the worker's exit.
         del ddp, optim, runner, warmup
         gc.collect()
-    finally:
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    leave_distributed_run()  # exits as the tools do (compat fix 4: gloo abort at exit)
 
 
 def test_hooks_under_two_process_ddp(tmp_path):
