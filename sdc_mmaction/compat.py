@@ -1,9 +1,9 @@
 """Workarounds for the pinned OpenMMLab stack, all in one place.
 
-Each fix is applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
-imported), detects whether upstream still needs it, and does nothing where upstream is
-already fixed. Every fix records whether it was applied in :data:`APPLIED` so tests and
-bug reports can tell.
+Fixes 1-3 are applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
+imported); each detects whether upstream still needs it, does nothing where upstream is
+already fixed, and records whether it was applied in :data:`APPLIED` so tests and bug
+reports can tell. Fix 4 is a function the tool scripts call when a run has finished.
 
 1. ``missing_drn``: the mmaction2 1.2.0 wheel lacks ``mmaction/models/localizers/drn``
    (open-mmlab/mmaction2#2714, fix #2721), so ``import mmaction.models`` fails. We register
