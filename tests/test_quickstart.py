@@ -1,14 +1,18 @@
 """The quick start's whole path on a few videos (numbers meaningless at this size), the
 checks it reports (on hand-made results), and the learning claims on the ``ci`` preset, the
 smallest run whose numbers mean something."""
+import glob
 import json
 import math
 import os.path as osp
 
 import pytest
+from mmengine.config import Config
 
 from sdc_mmaction.apis.quickstart import (FEATURES, PRETRAIN_CONFIG, check_claims,
-                                          pretrain_sampling, run_quickstart)
+                                          pretrain_sampling, run_quickstart, trained_config)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def _probes(action_v, static, dynamic, motion):
@@ -70,6 +74,41 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
     assert again['sdc'] == report['sdc'] and again['random'] == report['random']
     with pytest.raises(FileExistsError, match='other options'):
         run_quickstart(work_dir, preset='default', figures=False)
+    # the checkpoint of one pretraining is never reused for other settings
+    with pytest.raises(FileExistsError, match='other settings'):
+        run_quickstart(work_dir, preset='smoke', figures=False,
+                       cfg_options=['model.align_head.diversity_weight=0'])
+    with pytest.raises(FileExistsError, match='other settings'):
+        run_quickstart(work_dir, preset='smoke', figures=False, max_epochs=2)
+
+
+def test_quickstart_runs_another_config_with_overrides(tmp_path):
+    """The diagnostic config through the same path: the overrides reach the training,
+    and the evaluation builds the model that was trained."""
+    config = osp.join(REPO, 'configs', 'diagnostics',
+                      'sdc-label-targets_r2plus1d-tiny_synthetic.py')
+    work_dir = str(tmp_path / 'labels')
+    report = run_quickstart(work_dir, preset='smoke', figures=False, config=config,
+                            max_epochs=2, cfg_options=['model.align_head.diversity_weight=0'])
+    assert report['max_epochs'] == 2 and report['checkpoint'].endswith('epoch_2.pth')
+    assert report['config'] == config
+    trained = Config.fromfile(trained_config(osp.join(work_dir, 'pretrain'), config))
+    assert trained.model.align_head.type == 'LabelTargetAlignHead'
+    assert trained.model.align_head.diversity_weight == 0
+    assert trained.train_dataloader.dataset.ann_file == 'annotations/train_dynamic.txt'
+    logs = glob.glob(osp.join(work_dir, 'pretrain', '*', 'vis_data', 'scalars.json'))
+    records = [json.loads(line) for line in open(logs[0]) if line.strip()]
+    assert records and all(r['loss_div'] == 0 for r in records if 'loss_div' in r)
+    # with the label targets, the dynamic half is a 4-class cross-entropy, not Eq. 4's
+    # two-way term (about 2 ln 8 at the start)
+    assert all(r['aln_dynamic'] < 3 for r in records if 'aln_dynamic' in r)
+    table = open(osp.join(work_dir, 'results.md')).read()
+    assert table.startswith('Pretrained with configs/diagnostics/sdc-label-targets')
+    assert 'overrides: model.align_head.diversity_weight=0' in table
+    with pytest.raises(ValueError, match='key=value'):
+        run_quickstart(str(tmp_path / 'bad'), preset='smoke', cfg_options=['diversity'])
+    with pytest.raises(FileNotFoundError, match='no_such.py'):
+        run_quickstart(str(tmp_path / 'bad'), preset='smoke', config='no_such.py')
 
 
 def test_features_are_extracted_like_the_pretraining_clips():

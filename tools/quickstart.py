@@ -3,6 +3,12 @@
 evaluate against a random backbone, draw the pictures. See sdc_mmaction/apis/quickstart.py.
 
     python tools/quickstart.py [--work-dir work_dirs/quickstart] [--preset default|ci]
+
+Another pretraining config or schedule, with the same evaluation (docs/quickstart.md):
+
+    python tools/quickstart.py --work-dir work_dirs/label-targets \
+        --config configs/diagnostics/sdc-label-targets_r2plus1d-tiny_synthetic.py \
+        --max-epochs 60 --seed 1 --cfg-options model.align_head.diversity_weight=0
 """
 import argparse
 import os.path as osp
@@ -11,7 +17,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sdc_mmaction  # noqa: E402,F401
-from sdc_mmaction.apis.quickstart import PRESETS, run_quickstart  # noqa: E402
+from sdc_mmaction.apis.quickstart import (PRESETS, PRETRAIN_CONFIG,  # noqa: E402
+                                          run_quickstart)
 
 
 def main(argv=None):
@@ -21,12 +28,19 @@ def main(argv=None):
                         help='where the generated dataset goes (default: WORK_DIR/data)')
     parser.add_argument('--preset', default='default', choices=list(PRESETS))
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--config', default=PRETRAIN_CONFIG,
+                        help='pretraining config (default: the tiny synthetic config)')
+    parser.add_argument('--max-epochs', type=int, default=None,
+                        help="pretraining epochs (default: the preset's)")
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='overrides passed on to tools/train.py --cfg-options')
     parser.add_argument('--no-figures', action='store_true')
     parser.add_argument('--strict', action='store_true',
                         help='exit with status 1 when a check fails')
     args = parser.parse_args(argv)
     report = run_quickstart(args.work_dir, args.data_root, args.preset, args.seed,
-                            figures=not args.no_figures)
+                            figures=not args.no_figures, config=args.config,
+                            max_epochs=args.max_epochs, cfg_options=args.cfg_options)
     failed = [name for name, check in report['checks'].items() if not check['passed']]
     if failed:
         print(f'[quickstart] checks not met: {", ".join(failed)}', flush=True)

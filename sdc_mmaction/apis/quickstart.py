@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Sequence
 
 import torch
 
@@ -56,6 +56,9 @@ PRESETS: Dict[str, dict] = OrderedDict(
         max_epochs=1, batch_size=4, num_clips=1,
         margins=dict(action_over_random=0.0, decoupling=0.0)),
 )
+
+#: what pretrain() records in its work dir, so a rerun with other settings is refused
+RUN_RECORD = 'quickstart_pretrain.json'
 
 #: label sets probed on the scenes videos: name -> annotation stem
 SCENE_LABELS = OrderedDict(action='action', static='static', dynamic='dynamic')
@@ -98,26 +101,63 @@ def _same_option(meta: Mapping, key: str, value) -> bool:
     return recorded.get(key) == value
 
 
-def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0) -> str:
-    """Run ``tools/train.py`` on the tiny config; return the final checkpoint's path."""
+def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
+             config: str = PRETRAIN_CONFIG, cfg_options: Sequence[str] = ()) -> str:
+    """Run ``tools/train.py`` on ``config``; return the final checkpoint's path.
+
+    ``cfg_options`` are extra ``key=value`` overrides for ``tools/train.py --cfg-options``,
+    applied after the preset's. A work dir that already holds a run of other settings is
+    refused rather than reused.
+    """
+    config = osp.abspath(config)
+    cfg_options = [_check_cfg_option(option) for option in cfg_options]
     ckpt = osp.join(work_dir, f'epoch_{preset["max_epochs"]}.pth')
+    settings = dict(config=config, seed=seed, max_epochs=preset['max_epochs'],
+                    batch_size=preset['batch_size'], cfg_options=cfg_options)
+    record = osp.join(work_dir, RUN_RECORD)
+    if osp.isfile(record):
+        with open(record) as handle:
+            recorded = json.load(handle)
+        if recorded != settings:
+            raise FileExistsError(
+                f'{work_dir} holds a pretraining run with other settings ({recorded}) than '
+                f'this one ({settings}); choose another --work-dir or delete the folder')
     if osp.isfile(ckpt):
         _log(f'reusing the pretraining checkpoint {ckpt}')
         return ckpt
-    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), PRETRAIN_CONFIG,
+    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), config,
            '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
            f'train_dataloader.dataset.data_root={data_root}',
            f'train_cfg.max_epochs={preset["max_epochs"]}',
            f'param_scheduler.0.T_max={preset["max_epochs"]}',
            f'train_dataloader.batch_size={preset["batch_size"]}',
-           f'default_hooks.logger.interval=4']
+           f'default_hooks.logger.interval=4'] + cfg_options
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')  # an interrupted quick start goes on where it stopped
+    os.makedirs(work_dir, exist_ok=True)
+    with open(record, 'w') as handle:
+        json.dump(settings, handle, indent=2)
     _log('pretraining: ' + ' '.join(cmd))
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'pretraining finished but {ckpt} was not written')
     return ckpt
+
+
+def _check_cfg_option(option: str) -> str:
+    if not isinstance(option, str) or '=' not in option or option.startswith('='):
+        raise ValueError(f'config override {option!r} is not of the form key=value')
+    return option
+
+
+def trained_config(pretrain_dir: str, config: str = PRETRAIN_CONFIG) -> str:
+    """The config mmengine dumped into ``pretrain_dir`` (every override applied), which
+    builds exactly the model that was trained."""
+    dumped = osp.join(pretrain_dir, osp.basename(config))
+    if not osp.isfile(dumped):
+        raise FileNotFoundError(f'{dumped} is missing: tools/train.py writes the config it '
+                                f'ran there; rerun the pretraining into {pretrain_dir}')
+    return dumped
 
 
 def pretrain_sampling(config: str = PRETRAIN_CONFIG) -> dict:
@@ -136,13 +176,15 @@ def pretrain_sampling(config: str = PRETRAIN_CONFIG) -> dict:
 
 
 def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
-                num_clips: int, desc: str) -> dict:
-    """Table 3 features of every list, for one model (``checkpoint=None``: random)."""
+                num_clips: int, desc: str, config: str = PRETRAIN_CONFIG) -> dict:
+    """Table 3 features of every list, for one model (``checkpoint=None``: random), built
+    from ``config`` and fed clips sampled as its training pipeline samples them."""
     from .concept_analysis import extract_concept_features, labels_for_videos
     from .feature_extraction import build_model
 
     torch.manual_seed(0)  # the random baseline is the same network every run
-    model, _ = build_model(PRETRAIN_CONFIG, checkpoint)
+    model, _ = build_model(config, checkpoint)
+    sampling = pretrain_sampling(config)
     size = meta['options']['height']
     videos = osp.join(data_root, 'videos')
     ann = osp.join(data_root, 'annotations')
@@ -153,7 +195,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
             first = next(iter(stems.values()))
             feats, _, files = extract_concept_features(
                 model, osp.join(ann, f'{split}_{first}.txt'), videos, features=FEATURES,
-                **pretrain_sampling(), num_clips=num_clips, resize=None,
+                **sampling, num_clips=num_clips, resize=None,
                 crop_size=size, batch_size=8, desc=f'{desc} {variant}/{split}')
             labels = OrderedDict(
                 (name, labels_for_videos(files, osp.join(ann, f'{split}_{stem}.txt'),
@@ -262,28 +304,46 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
                    data_root: Optional[str] = None,
                    preset: str = 'default',
                    seed: int = 0,
-                   figures: bool = True) -> dict:
-    """The whole quick start; returns the results (also written to ``work_dir``)."""
+                   figures: bool = True,
+                   config: str = PRETRAIN_CONFIG,
+                   max_epochs: Optional[int] = None,
+                   cfg_options: Sequence[str] = ()) -> dict:
+    """The whole quick start; returns the results (also written to ``work_dir``).
+
+    ``config``, ``max_epochs`` and ``cfg_options`` (``key=value`` strings) change what is
+    pretrained, e.g. a diagnostic config of ``configs/diagnostics`` or a longer schedule;
+    the evaluation is the same. By default the README's quick start runs.
+    """
     import sdc_mmaction  # noqa: F401  (registration)
 
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose from {list(PRESETS)}')
-    settings = PRESETS[preset]
+    settings = dict(PRESETS[preset])
+    if max_epochs is not None:
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+            raise ValueError(f'max_epochs must be a positive integer, got {max_epochs!r}')
+        settings['max_epochs'] = max_epochs
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'pretraining config {config} does not exist')
     work_dir = osp.abspath(work_dir)
     data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
 
     meta = prepare_dataset(data_root, settings['dataset'], seed=seed)
-    ckpt = pretrain(osp.join(work_dir, 'pretrain'), data_root, settings, seed=seed)
+    pretrain_dir = osp.join(work_dir, 'pretrain')
+    ckpt = pretrain(pretrain_dir, data_root, settings, seed=seed, config=config,
+                    cfg_options=cfg_options)
+    model_config = trained_config(pretrain_dir, config)
 
     from .checkpoint import convert_pretrained
     backbone = osp.join(work_dir, 'sdc_backbone.pth')
     convert_pretrained(ckpt, backbone)
     _log(f'backbone for MMAction2 recognizers: {backbone}')
 
-    sdc_feats = extract_all(ckpt, data_root, meta, settings['num_clips'], 'SDC')
-    random_feats = extract_all(None, data_root, meta, settings['num_clips'], 'random')
+    num_clips = settings['num_clips']
+    sdc_feats = extract_all(ckpt, data_root, meta, num_clips, 'SDC', model_config)
+    random_feats = extract_all(None, data_root, meta, num_clips, 'random', model_config)
     sdc, random = evaluate(sdc_feats), evaluate(random_feats)
     checks = check_claims(sdc, random, settings['margins'])
 
@@ -291,12 +351,23 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     if figures:
         from sdc_mmaction.visualization import quickstart_figures
         figure_files = quickstart_figures(
-            osp.join(work_dir, 'figures'), sdc_feats, meta, data_root,
-            osp.join(work_dir, 'pretrain'))
+            osp.join(work_dir, 'figures'), sdc_feats, meta, data_root, pretrain_dir,
+            sampling=pretrain_sampling(model_config))
 
     table = format_results(sdc, random, checks)
+    if osp.abspath(config) != osp.abspath(PRETRAIN_CONFIG) or cfg_options \
+            or max_epochs is not None:
+        # not the README's quick start: say what was pretrained above the numbers
+        config = osp.abspath(config)
+        shown = (osp.relpath(config, REPO_ROOT)
+                 if config.startswith(REPO_ROOT + osp.sep) else config)
+        table = (f'Pretrained with {shown}, {settings["max_epochs"]} '
+                 f'epochs, seed {seed}, overrides: {" ".join(cfg_options) or "none"}. '
+                 '"SDC" below is this model.\n\n' + table)
     elapsed = time.time() - start
-    report = dict(preset=preset, seed=seed, checkpoint=ckpt, backbone=backbone,
+    report = dict(preset=preset, seed=seed, config=osp.abspath(config),
+                  max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
+                  checkpoint=ckpt, backbone=backbone,
                   sdc=sdc, random=random, checks=checks, figures=figure_files,
                   elapsed_s=round(elapsed, 1))
     with open(osp.join(work_dir, 'results.json'), 'w') as handle:

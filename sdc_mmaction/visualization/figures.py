@@ -4,7 +4,7 @@ import glob
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -166,8 +166,11 @@ def _save(fig, out_file: str) -> str:
 
 
 def quickstart_figures(out_dir: str, extracted: Mapping, meta: Mapping, data_root: str,
-                       pretrain_dir: str, num_videos: int = 4) -> Dict[str, str]:
-    """All quick-start pictures; returns name -> file."""
+                       pretrain_dir: str, num_videos: int = 4,
+                       sampling: Optional[Mapping] = None) -> Dict[str, str]:
+    """All quick-start pictures; returns name -> file. ``sampling`` is
+    ``dict(clip_len, frame_interval)`` of the clips (default: those of the quick start's
+    pretraining config)."""
     from sdc_mmaction.apis.feature_extraction import (build_video_dataloader,
                                                       feature_pipeline)
     from sdc_mmaction.apis.quickstart import pretrain_sampling
@@ -176,8 +179,8 @@ def quickstart_figures(out_dir: str, extracted: Mapping, meta: Mapping, data_roo
     files = {}
     # Fig. 1 / 5: a few val videos of different motions
     size = meta['options']['height']
-    pipeline = feature_pipeline(**pretrain_sampling(), num_clips=1, resize=None,
-                                crop_size=size)
+    pipeline = feature_pipeline(**(sampling or pretrain_sampling()), num_clips=1,
+                                resize=None, crop_size=size)
     loader = build_video_dataloader(
         osp.join(data_root, 'annotations', 'val_action.txt'), osp.join(data_root, 'videos'),
         pipeline, batch_size=64)

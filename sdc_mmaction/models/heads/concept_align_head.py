@@ -1,6 +1,6 @@
 """Global branch of SDC: concept codes, their swapped alignment and the bottleneck
 regularisers (Eq. 1-6)."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -224,19 +224,30 @@ class ConceptAlignHead(BaseModule):
             for view, feat in pooled.items()
         }
 
-    def loss(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def loss(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],
+             data_samples=None) -> Dict[str, Tensor]:
         """Weighted ``loss_aln`` (Eq. 4), ``loss_fid`` (Eq. 6) and ``loss_div`` (Eq. 5).
 
         Also pushes the batch's codes into the score queue when it is active.
+        ``data_samples`` is accepted, as by MMAction2's heads, and unused: SDC's targets
+        come from the other view, never from labels.
         """
+        self._check_loss_inputs(pooled, codes)
+        aln_static, aln_dynamic = self._alignment_halves(codes)
+        return self._weighted_losses(pooled, codes, aln_static + aln_dynamic, aln_static,
+                                     aln_dynamic)
+
+    def _check_loss_inputs(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor]) -> None:
         self._check_pooled(pooled, require_all=True)
         for view in VIEW_NAMES:
             expected = (pooled[view].shape[0], self.num_concepts[view])
             if view not in codes or tuple(codes[view].shape) != expected:
                 got = tuple(codes[view].shape) if view in codes else 'missing'
-                raise ValueError(f"ConceptAlignHead.loss: codes['{view}'] must be {expected}, "
-                                 f'got {got}')
+                raise ValueError(f"{type(self).__name__}.loss: codes['{view}'] must be "
+                                 f'{expected}, got {got}')
 
+    def _alignment_halves(self, codes: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+        """The static and dynamic halves of Eq. 4 (with gradient); feeds the queue."""
         queues = self._active_queue_rows(codes) if self.queue_active else None
         aln_static, aln_dynamic = concept_alignment_loss(
             codes['static'], codes['diff'], codes['clip'], temperature=self.temperature,
@@ -244,11 +255,15 @@ class ConceptAlignHead(BaseModule):
             return_parts=True)
         if self.queue_active:
             self._push_to_queue(codes)
+        return aln_static, aln_dynamic
 
+    def _weighted_losses(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],
+                         alignment: Tensor, aln_static: Tensor,
+                         aln_dynamic: Tensor) -> Dict[str, Tensor]:
         reconstructions = [self.decoders[view](codes[view]) for view in VIEW_NAMES]
         loss_fid = fidelity_loss(reconstructions, [pooled[view] for view in VIEW_NAMES])
         loss_div = diversity_loss([codes[view] for view in VIEW_NAMES])
-        return dict(loss_aln=self.alignment_weight * (aln_static + aln_dynamic),
+        return dict(loss_aln=self.alignment_weight * alignment,
                     loss_fid=self.fidelity_weight * loss_fid,
                     loss_div=self.diversity_weight * loss_div,
                     # logged only (no 'loss' in the name, so mmengine does not add them

@@ -7,6 +7,7 @@ codes of the clip (``q_v^d``, the last ``Kd`` columns) and the frame-difference 
 """
 from typing import Dict, Optional
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -92,3 +93,34 @@ def concept_alignment_loss(static_codes: Tensor,
     if return_parts:
         return loss_static, loss_dynamic
     return loss_static + loss_dynamic
+
+
+def label_target_loss(scores: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
+    """Eq. 4's cross-entropy with one-hot *label* targets instead of Sinkhorn codes.
+
+    Not part of SDC: a diagnostic that asks whether the backbone can learn a factor through
+    the concept codes at all when the targets are perfect (``LabelTargetAlignHead``).
+
+    Args:
+        scores: ``(N, K)`` codes that predict (gradient flows into them).
+        labels: ``(N,)`` integer class of each sample; class ``c`` is concept ``c``, so
+            every label must be in ``[0, K)``.
+        temperature: softmax temperature ``tau``.
+
+    Returns:
+        Scalar: ``-log softmax(scores / tau)[label]``, averaged over the N samples.
+    """
+    if scores.dim() != 2:
+        raise ValueError(f'label_target_loss: scores must be (N, K), got {tuple(scores.shape)}')
+    if labels.dim() != 1 or labels.shape[0] != scores.shape[0]:
+        raise ValueError(f'label_target_loss: labels must be ({scores.shape[0]},) to match '
+                         f'the scores, got {tuple(labels.shape)}')
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise TypeError(f'label_target_loss: labels must be integers, got {labels.dtype}')
+    num_concepts = scores.shape[1]
+    outside = (labels < 0) | (labels >= num_concepts)
+    if outside.any():
+        raise ValueError(f'label_target_loss: label {int(labels[outside][0])} is outside the '
+                         f'{num_concepts} concepts [0, {num_concepts})')
+    targets = F.one_hot(labels.long(), num_concepts).to(scores.dtype)
+    return swapped_prediction_loss(scores, targets, temperature)

@@ -318,7 +318,7 @@ class ConceptPretrainRecognizer(BaseModel):
         views, _ = self.split_views(inputs, data_samples, need_all_views=True)
         pooled, feature_maps = self.extract_feat(views)
         codes = self.align_head(pooled)
-        losses = dict(self.align_head.loss(pooled, codes))
+        losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples))
         if self.local_head is not None:
             local = self.local_head(feature_maps, self.align_head.prototypes)
             local_losses = self.local_head.loss(local, codes)
