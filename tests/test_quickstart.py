@@ -89,9 +89,16 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
                       'sdc-label-targets_r2plus1d-tiny_synthetic.py')
     work_dir = str(tmp_path / 'labels')
     report = run_quickstart(work_dir, preset='smoke', figures=False, config=config,
-                            max_epochs=2, cfg_options=['model.align_head.diversity_weight=0'])
+                            max_epochs=2, cfg_options=['model.align_head.diversity_weight=0'],
+                            seed=1, data_seed=0)
     assert report['max_epochs'] == 2 and report['checkpoint'].endswith('epoch_2.pth')
     assert report['config'] == config
+    # another pretraining seed on the dataset of seed 0
+    assert (report['seed'], report['data_seed']) == (1, 0)
+    with open(osp.join(work_dir, 'data', 'meta.json')) as handle:
+        assert json.load(handle)['seed'] == 0
+    with open(osp.join(work_dir, 'pretrain', 'quickstart_pretrain.json')) as handle:
+        assert json.load(handle)['seed'] == 1
     trained = Config.fromfile(trained_config(osp.join(work_dir, 'pretrain'), config))
     assert trained.model.align_head.type == 'LabelTargetAlignHead'
     assert trained.model.align_head.diversity_weight == 0
@@ -104,6 +111,7 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     assert all(r['aln_dynamic'] < 3 for r in records if 'aln_dynamic' in r)
     table = open(osp.join(work_dir, 'results.md')).read()
     assert table.startswith('Pretrained with configs/diagnostics/sdc-label-targets')
+    assert 'seed 1' in table
     assert 'overrides: model.align_head.diversity_weight=0' in table
     with pytest.raises(ValueError, match='key=value'):
         run_quickstart(str(tmp_path / 'bad'), preset='smoke', cfg_options=['diversity'])

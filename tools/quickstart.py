@@ -8,7 +8,8 @@ Another pretraining config or schedule, with the same evaluation (docs/quickstar
 
     python tools/quickstart.py --work-dir work_dirs/label-targets \
         --config configs/diagnostics/sdc-label-targets_r2plus1d-tiny_synthetic.py \
-        --max-epochs 60 --seed 1 --cfg-options model.align_head.diversity_weight=0
+        --max-epochs 60 --seed 1 --data-seed 0 \
+        --cfg-options model.align_head.diversity_weight=0
 """
 import argparse
 import os.path as osp
@@ -27,7 +28,11 @@ def main(argv=None):
     parser.add_argument('--data-root', default=None,
                         help='where the generated dataset goes (default: WORK_DIR/data)')
     parser.add_argument('--preset', default='default', choices=list(PRESETS))
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seeds the pretraining and, by default, the dataset')
+    parser.add_argument('--data-seed', type=int, default=None,
+                        help='seed of the generated dataset (default: --seed), so that '
+                             'several pretraining seeds can share one dataset')
     parser.add_argument('--config', default=PRETRAIN_CONFIG,
                         help='pretraining config (default: the tiny synthetic config)')
     parser.add_argument('--max-epochs', type=int, default=None,
@@ -40,7 +45,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = run_quickstart(args.work_dir, args.data_root, args.preset, args.seed,
                             figures=not args.no_figures, config=args.config,
-                            max_epochs=args.max_epochs, cfg_options=args.cfg_options)
+                            max_epochs=args.max_epochs, cfg_options=args.cfg_options,
+                            data_seed=args.data_seed)
     failed = [name for name, check in report['checks'].items() if not check['passed']]
     if failed:
         print(f'[quickstart] checks not met: {", ".join(failed)}', flush=True)

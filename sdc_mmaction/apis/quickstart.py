@@ -307,12 +307,14 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
                    figures: bool = True,
                    config: str = PRETRAIN_CONFIG,
                    max_epochs: Optional[int] = None,
-                   cfg_options: Sequence[str] = ()) -> dict:
+                   cfg_options: Sequence[str] = (),
+                   data_seed: Optional[int] = None) -> dict:
     """The whole quick start; returns the results (also written to ``work_dir``).
 
     ``config``, ``max_epochs`` and ``cfg_options`` (``key=value`` strings) change what is
     pretrained, e.g. a diagnostic config of ``configs/diagnostics`` or a longer schedule;
-    the evaluation is the same. By default the README's quick start runs.
+    the evaluation is the same. By default the README's quick start runs. ``seed`` seeds
+    the pretraining and, unless ``data_seed`` is given, the generated dataset too.
     """
     import sdc_mmaction  # noqa: F401  (registration)
 
@@ -330,7 +332,8 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
 
-    meta = prepare_dataset(data_root, settings['dataset'], seed=seed)
+    data_seed = seed if data_seed is None else data_seed
+    meta = prepare_dataset(data_root, settings['dataset'], seed=data_seed)
     pretrain_dir = osp.join(work_dir, 'pretrain')
     ckpt = pretrain(pretrain_dir, data_root, settings, seed=seed, config=config,
                     cfg_options=cfg_options)
@@ -365,7 +368,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
                  f'epochs, seed {seed}, overrides: {" ".join(cfg_options) or "none"}. '
                  '"SDC" below is this model.\n\n' + table)
     elapsed = time.time() - start
-    report = dict(preset=preset, seed=seed, config=osp.abspath(config),
+    report = dict(preset=preset, seed=seed, data_seed=data_seed, config=osp.abspath(config),
                   max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
                   checkpoint=ckpt, backbone=backbone,
                   sdc=sdc, random=random, checks=checks, figures=figure_files,
