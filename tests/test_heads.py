@@ -215,6 +215,31 @@ def test_local_head_gradients_and_zero_weight(share):
                                                       torch.zeros_like(param)), name
 
 
+def test_local_head_can_leave_the_prototypes_to_the_codes():
+    torch.manual_seed(0)
+    align = build_align()
+    maps = feature_maps(requires_grad=True)
+    with torch.no_grad():
+        codes = align(pooled_features())
+    results = {}
+    for detach in (False, True):
+        torch.manual_seed(0)
+        local = build_local(detach_prototypes=detach)
+        align.zero_grad()
+        out = local(maps, align.prototypes)
+        local.loss(out, codes)['loss_loc'].backward()
+        results[detach] = out['features']['clip'].detach()
+        reached = [p.grad is not None and p.grad.abs().sum() > 0
+                   for p in align.prototypes.values()]
+        assert all(reached) if not detach else not any(reached)
+        assert local.projections.query.weight.grad.abs().sum() > 0  # still trained
+        assert all(maps[v].grad.abs().sum() > 0 for v in VIEWS)
+    # the same forward either way: only the gradient changes
+    torch.testing.assert_close(results[False], results[True])
+    with pytest.raises(ValueError, match='detach_prototypes'):
+        build_local(detach_prototypes=1)
+
+
 def test_local_head_errors_name_the_input():
     with pytest.raises(ValueError, match='top_k'):
         build_local(top_k=KD + 1)

@@ -39,6 +39,10 @@ class LocalConceptContrastHead(BaseModule):
         normalize_features (bool): L2-normalise local features before the distances of
             Eq. 9. Default True.
         share_projections (bool): one set of projections for all views. Default True.
+        detach_prototypes (bool): build the queries from detached prototypes, so that
+            ``L_loc`` trains the projections and the backbone but not the prototypes, which
+            the concept codes use too. The paper does not say; the default, False, lets
+            the gradient through, as Eq. 7 is written.
         loss_weight (float): alpha of Eq. 11; the warm-up hook sets the attribute
             ``loss_weight`` (0 during warm-up). The loss is always computed and multiplied
             by it, so with 0 every parameter still gets a (zero) gradient under DDP.
@@ -67,6 +71,7 @@ class LocalConceptContrastHead(BaseModule):
                  margin: float = 1.4,
                  normalize_features: bool = True,
                  share_projections: bool = True,
+                 detach_prototypes: bool = False,
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -89,6 +94,10 @@ class LocalConceptContrastHead(BaseModule):
         self.margin = _check_positive('margin', margin)
         self.normalize_features = bool(normalize_features)
         self.share_projections = bool(share_projections)
+        if not isinstance(detach_prototypes, bool):
+            raise ValueError(f'detach_prototypes must be True or False, got '
+                             f'{detach_prototypes!r}')
+        self.detach_prototypes = detach_prototypes
         if not (isinstance(loss_weight, (int, float)) and loss_weight >= 0):
             raise ValueError(f'loss_weight must be a non-negative number, got {loss_weight!r}')
         self.loss_weight = float(loss_weight)
@@ -137,8 +146,10 @@ class LocalConceptContrastHead(BaseModule):
                                  f'{expected} (num concepts, prototype_channels), got '
                                  f'{tuple(prototypes[view].shape)}')
             proj = self._projections(view)
+            queries_from = prototypes[view].detach() if self.detach_prototypes \
+                else prototypes[view]
             features[view], attention[view] = concept_cross_attention(
-                prototypes[view], feature_map, proj['query'], proj['key'], proj['value'])
+                queries_from, feature_map, proj['query'], proj['key'], proj['value'])
         return dict(features=features, attention=attention)
 
     def loss(self, local: Dict[str, Dict[str, Tensor]],
