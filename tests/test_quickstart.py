@@ -115,6 +115,7 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     assert 'overrides: model.align_head.diversity_weight=0' in table
     with pytest.raises(ValueError, match='key=value'):
         run_quickstart(str(tmp_path / 'bad'), preset='smoke', cfg_options=['diversity'])
+    assert not osp.exists(tmp_path / 'bad' / 'data')  # refused before generating anything
     with pytest.raises(FileNotFoundError, match='no_such.py'):
         run_quickstart(str(tmp_path / 'bad'), preset='smoke', config='no_such.py')
 

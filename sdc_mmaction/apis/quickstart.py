@@ -327,6 +327,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
         settings['max_epochs'] = max_epochs
     if not osp.isfile(config):
         raise FileNotFoundError(f'pretraining config {config} does not exist')
+    cfg_options = [_check_cfg_option(option) for option in cfg_options]  # before any work
     work_dir = osp.abspath(work_dir)
     data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
     os.makedirs(work_dir, exist_ok=True)
