@@ -3,7 +3,8 @@
 # components support them. The paper's recipe is sdc_r2plus1d_k400.py.
 #
 # Reproduced here:
-#   - Adam, lr 1e-3, weight decay 1e-5; 200 epochs, lr x 0.1 at epochs 120 and 160;
+#   - Adam, lr 1e-3, weight decay 1e-5; 200 epochs, lr x 0.1 at epochs 120 and 160 (as
+#     AdamW: see the optimiser below);
 #   - 16 x 128 x 128 clips;
 #   - Ks = Kd = 100 concepts;
 #   - L_loc from epoch 10 (10 warm-up epochs instead of 5);
@@ -68,8 +69,13 @@ test_pipeline = [
 ]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
+# AdamW, not Adam: Adam adds the weight decay to the gradient, so during the 10 warm-up
+# epochs the local head (held at weight 0 but kept in the graph for DDP, so its gradient is
+# zero rather than absent) would move about lr per step towards zero and be wiped before
+# L_loc starts. Decoupled, the decay leaves it alone; at 1e-5 it is as weak as Adam's on
+# the parameters that do learn.
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='Adam', lr=1e-3, weight_decay=1e-5))
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-5))
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type='MultiStepLR', milestones=[120, 160], gamma=0.1, by_epoch=True)

@@ -120,7 +120,7 @@ def test_authors_recipe_settings():
     check_sdc_settings(cfg, epochs=200, clip_len=16, size=128, concepts=100, top_k=10,
                        warmup=10)
     optimizer = cfg.optim_wrapper.optimizer
-    assert optimizer.type == 'Adam' and optimizer.lr == 1e-3 and optimizer.weight_decay == 1e-5
+    assert optimizer.type == 'AdamW' and optimizer.lr == 1e-3 and optimizer.weight_decay == 1e-5
     assert 'momentum' not in optimizer
     assert cfg.param_scheduler[0].milestones == [120, 160]
     contrast = cfg.model.contrast_head
@@ -264,3 +264,23 @@ def test_tiny_config_trains_with_falling_loss(tool_runner, generated_dataset, tm
     # 7 epochs of 3 batches of 4 since the queue started (epoch 2) fill all 32 rows
     assert queue['world_size'] == 1 and queue['states'][0]['filled'] == 32
     assert queue['states'][0]['scores']['clip'].shape == (32, 16)
+
+
+@pytest.mark.parametrize('path', PRETRAIN_CONFIGS)
+def test_warmup_leaves_the_held_off_local_head_as_it_is(path):
+    """The warm-up holds L_loc at weight 0, so the local head's gradient is exactly zero;
+    the config's optimiser must then leave it alone (Adam's coupled weight decay would move
+    every weight about lr per step towards zero)."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = load(path)
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    head = torch.nn.Linear(64, 64)
+    before = head.weight.detach().clone()
+    wrapper = build_optim_wrapper(head, cfg.optim_wrapper)
+    steps = 24  # one warm-up epoch of the quick start
+    for _ in range(steps):
+        wrapper.update_params(0.0 * head(torch.ones(1, 64)).sum())
+    lr = cfg.optim_wrapper.optimizer.lr
+    change = (head.weight.detach() - before).abs().max().item()
+    assert change < 0.01 * steps * lr, (path, change)
