@@ -93,9 +93,9 @@ test_dataloader = dict(
         pipeline=test_pipeline,
         test_mode=True))
 
-# Adam, as the authors' code: over a few dozen iterations it lowers the loss clearly, where
-# SGD (lr 1e-2 or 5e-2) showed no clear trend over as many iterations in our runs. AdamW,
-# i.e. with the weight decay decoupled: Adam adds it to the gradient, and a parameter whose
+# An Adam-type optimiser, as in the authors' code: over a few dozen iterations it lowers the
+# loss clearly, where SGD (lr 1e-2 or 5e-2) showed no clear trend over as many iterations in
+# our runs. AdamW, i.e. with the weight decay decoupled, rather than Adam: Adam adds it to the gradient, and a parameter whose
 # gradient is exactly zero (the local head while the warm-up holds L_loc at weight 0; it
 # stays in the graph for DDP) then moves about lr per step towards zero, which wiped most
 # of the local head during the warm-up (docs/quickstart.md). At 1e-5 the two are otherwise
