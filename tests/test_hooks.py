@@ -130,6 +130,29 @@ def test_warmup_warns_when_it_outlasts_training():
     assert messages and 'never used' in messages[0]
 
 
+@pytest.mark.parametrize('optimizer,weight_decay,warns', [
+    ('Adam', 1e-5, True), ('Adam', 0.0, False), ('AdamW', 1e-5, False),
+    ('SGD', 1e-4, False)])
+def test_warmup_warns_when_weight_decay_would_wipe_the_head(optimizer, weight_decay, warns):
+    model = HeadsOnly()
+    runner = fake_runner(model)
+    runner.optim_wrapper = types.SimpleNamespace(optimizer=getattr(torch.optim, optimizer)(
+        model.parameters(), lr=1e-3, weight_decay=weight_decay))
+    messages = []
+    runner.logger = types.SimpleNamespace(warning=messages.append, info=lambda msg: None)
+    hook = LocalLossWarmupHook(warmup_epochs=2)
+    hook.before_run(runner)
+    hook.before_train(runner)
+    assert bool(messages) == warns, messages
+    if warns:
+        assert 'Adam adds weight_decay=1e-05' in messages[0] and 'AdamW' in messages[0]
+    # a run resumed after the warm-up has nothing left to wipe
+    messages.clear()
+    runner.epoch = 2
+    hook.before_train(runner)
+    assert not messages
+
+
 # ---------------------------------------------------------------------------- queue
 def test_queue_starts_at_the_configured_epoch():
     model = HeadsOnly(queue_length=8, queue_start_epoch=1)

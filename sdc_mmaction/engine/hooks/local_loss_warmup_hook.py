@@ -38,7 +38,12 @@ class LocalLossWarmupHook(Hook):
 
     DDP: ``LocalConceptContrastHead`` multiplies its loss by the weight rather than
     skipping it, so with a weight of 0 its parameters still take part in the backward
-    pass (with zero gradients) and DDP needs no ``find_unused_parameters``.
+    pass (with zero gradients) and DDP needs no ``find_unused_parameters``. The price:
+    an optimiser that adds its weight decay to the gradient and then normalises the step
+    (``torch.optim.Adam`` with ``weight_decay > 0``) moves those zero-gradient weights
+    about ``lr`` per step towards zero, wiping the head during the warm-up. The hook warns
+    in ``before_train`` when the head's parameters are in such a group; use AdamW
+    (decoupled decay) or no weight decay for the head.
 
     Args:
         warmup_epochs (int): epochs without the local loss. Defaults to 5 (Sec. 3.3).
@@ -103,7 +108,26 @@ class LocalLossWarmupHook(Hook):
         if isinstance(runner.train_loop, IterBasedTrainLoop):
             raise TypeError('LocalLossWarmupHook counts epochs; it does not support '
                             'IterBasedTrainLoop')
+        if self.warmup_epochs > 0 and runner.epoch < self.warmup_epochs:
+            self._warn_if_decay_wipes_the_head(runner)
         self._apply(runner)
+
+    def _warn_if_decay_wipes_the_head(self, runner) -> None:
+        optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
+        if not isinstance(optimizer, torch.optim.Adam):  # AdamW is a subclass: see below
+            return
+        head_params = {id(param) for param in self._head(runner).parameters()}
+        for group in optimizer.param_groups:
+            coupled = group.get('weight_decay', 0) > 0 and \
+                not group.get('decoupled_weight_decay', False)
+            if coupled and any(id(param) in head_params for param in group['params']):
+                runner.logger.warning(
+                    f'LocalLossWarmupHook: {type(optimizer).__name__} adds weight_decay='
+                    f"{group['weight_decay']:g} to the gradient, so during the "
+                    f'{self.warmup_epochs} warm-up epoch(s) the zero-gradient weights of '
+                    f'{self.head_name} move about lr={group["lr"]:g} per step towards zero; '
+                    'use AdamW (decoupled weight decay) or no weight decay for the head')
+                return
 
     def before_train_epoch(self, runner) -> None:
         self._apply(runner)
