@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 
 import sdc_mmaction  # noqa: F401  (registration)
 from sdc_mmaction.models.losses import label_target_loss
+from test_recognizer import backbone_cfg  # the tiny R(2+1)D the recognizer tests use
 
 torch.set_num_threads(1)
 C, KS, KD, N = 16, 6, 4, 5
@@ -147,15 +148,9 @@ def test_label_target_head_errors_name_what_is_wrong():
 
 def test_recognizer_hands_the_labels_to_the_head():
     init_default_scope('mmaction')
-    backbone = dict(
-        type='ResNet2Plus1d', depth=18, base_channels=8, pretrained=None,
-        pretrained2d=False, conv_cfg=dict(type='Conv2plus1d'),
-        norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3), conv1_kernel=(3, 7, 7),
-        conv1_stride_t=1, pool1_stride_t=1, inflate=(1, 1, 1, 1),
-        spatial_strides=(1, 2, 2, 2), temporal_strides=(1, 2, 2, 2))
     torch.manual_seed(0)
     model = MODELS.build(dict(
-        type='ConceptPretrainRecognizer', backbone=backbone,
+        type='ConceptPretrainRecognizer', backbone=backbone_cfg(),
         align_head=dict(type='LabelTargetAlignHead', in_channels=64, num_static_concepts=KS,
                         num_dynamic_concepts=KD),
         data_preprocessor=dict(type='mmengine.BaseDataPreprocessor')))

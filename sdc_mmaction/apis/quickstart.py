@@ -327,6 +327,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
         settings['max_epochs'] = max_epochs
     if not osp.isfile(config):
         raise FileNotFoundError(f'pretraining config {config} does not exist')
+    config = osp.abspath(config)
     cfg_options = [_check_cfg_option(option) for option in cfg_options]  # before any work
     work_dir = osp.abspath(work_dir)
     data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
@@ -359,17 +360,15 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
             sampling=pretrain_sampling(model_config))
 
     table = format_results(sdc, random, checks)
-    if osp.abspath(config) != osp.abspath(PRETRAIN_CONFIG) or cfg_options \
-            or max_epochs is not None:
+    if config != osp.abspath(PRETRAIN_CONFIG) or cfg_options or max_epochs is not None:
         # not the README's quick start: say what was pretrained above the numbers
-        config = osp.abspath(config)
         shown = (osp.relpath(config, REPO_ROOT)
                  if config.startswith(REPO_ROOT + osp.sep) else config)
         table = (f'Pretrained with {shown}, {settings["max_epochs"]} '
                  f'epochs, seed {seed}, overrides: {" ".join(cfg_options) or "none"}. '
                  '"SDC" below is this model.\n\n' + table)
     elapsed = time.time() - start
-    report = dict(preset=preset, seed=seed, data_seed=data_seed, config=osp.abspath(config),
+    report = dict(preset=preset, seed=seed, data_seed=data_seed, config=config,
                   max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
                   checkpoint=ckpt, backbone=backbone,
                   sdc=sdc, random=random, checks=checks, figures=figure_files,
