@@ -326,6 +326,31 @@ def test_train_cfg_options_nested_and_list_items_win(tiny_cfg, no_local_rank):
     assert cfg.work_dir == 'b'  # --cfg-options is applied last
 
 
+def test_train_cfg_options_custom_imports_are_imported(tiny_cfg, no_local_rank, tmp_path,
+                                                        monkeypatch):
+    # Config.fromfile imports a file's custom_imports; the override must be imported too,
+    # or a type it registers is unknown when the model is built
+    module = 'sdc_test_override_import'
+    (tmp_path / f'{module}.py').write_text(
+        'from mmaction.registry import MODELS\n'
+        'import torch.nn as nn\n\n\n'
+        '@MODELS.register_module()\n'
+        'class OverrideImportedHead(nn.Module):\n'
+        '    pass\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from mmaction.registry import MODELS
+    merge_train(tiny_cfg)
+    assert MODELS.get('OverrideImportedHead') is None
+    cfg = merge_train(tiny_cfg, '--cfg-options', f'custom_imports.imports=[{module}]')
+    assert list(cfg.custom_imports.imports) == [module]
+    assert MODELS.get('OverrideImportedHead') is not None
+    with pytest.raises(ImportError, match='sdc_no_such_module'):
+        merge_train(tiny_cfg, '--cfg-options', 'custom_imports.imports=[sdc_no_such_module]')
+    # the caller's choice to tolerate a failed import is kept
+    merge_train(tiny_cfg, '--cfg-options', 'custom_imports.imports=[sdc_no_such_module]',
+                'custom_imports.allow_failed_imports=True')
+
+
 def test_train_seed_and_deterministic(tiny_cfg, no_local_rank):
     bare = copy.deepcopy(tiny_cfg)
     bare.pop('randomness')
@@ -393,6 +418,10 @@ def test_test_checkpoint_work_dir_and_cfg_options(tiny_cfg, checkpoint_file, no_
     missing = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         merge_test(tiny_cfg, missing)
+    # tools/test.py imports overridden custom_imports too (tools/train.py's test above)
+    with pytest.raises(ImportError, match='sdc_no_such_module'):
+        merge_test(tiny_cfg, checkpoint_file, '--cfg-options',
+                   'custom_imports.imports=[sdc_no_such_module]')
 
 
 def test_test_dump(tiny_cfg, checkpoint_file, no_local_rank):

@@ -71,11 +71,12 @@ def main(argv=None):
     from mmengine.config import Config
 
     from sdc_mmaction.apis.benchmark import format_report, run_benchmark, save_json
+    from sdc_mmaction.apis.config_options import merge_cfg_options
 
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     result = run_benchmark(
         cfg, batch_size=args.batch_size, iters=args.iters, warmup=args.warmup, amp=args.amp,
         amp_dtype=args.amp_dtype, channels_last=args.channels_last,

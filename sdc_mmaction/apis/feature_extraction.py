@@ -100,9 +100,11 @@ def build_model(config: str,
 
     from mmaction.registry import MODELS
 
+    from .config_options import merge_cfg_options
+
     cfg = Config.fromfile(config)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     model = MODELS.build(cfg.model)
     what = 'random'

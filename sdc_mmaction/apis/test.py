@@ -6,6 +6,7 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
+from .config_options import merge_cfg_options
 from .train import build_runner
 
 
@@ -74,7 +75,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.test_evaluator = [evaluators, dump_metric]
 
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 

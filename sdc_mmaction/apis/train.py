@@ -10,6 +10,8 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
+from .config_options import merge_cfg_options
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -97,7 +99,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.randomness = randomness
 
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 
