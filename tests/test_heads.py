@@ -186,9 +186,29 @@ def test_local_head_loss_matches_functions_and_weight():
     valid_d = valid_concept_mask(codes['diff'], codes['clip'][:, KS:], 3)
     expected = local_concept_loss(f['static'], f['clip'][:, :KS], valid_s, f['diff'],
                                   f['clip'][:, KS:], valid_d, margin=1.2)
-    loss = local.loss(out, codes)['loss_loc']
-    torch.testing.assert_close(loss, 0.7 * expected)
+    losses = local.loss(out, codes)
+    torch.testing.assert_close(losses['loss_loc'], 0.7 * expected)
     assert expected.item() > 0
+    # logged beside the loss: valid concepts per sample, counted by a plain loop
+    for half, valid_codes in (('static', (codes['static'], codes['clip'][:, :KS])),
+                              ('dynamic', (codes['diff'], codes['clip'][:, KS:]))):
+        counts = [len(set(a.topk(3).indices.tolist()) & set(b.topk(3).indices.tolist()))
+                  for a, b in zip(*valid_codes)]
+        assert losses[f'valid_{half}'].item() == pytest.approx(sum(counts) / len(counts))
+        assert not losses[f'valid_{half}'].requires_grad
+
+
+def test_local_head_logs_zero_valid_concepts_when_the_top_codes_do_not_meet():
+    align, local = build_align(), build_local()
+    codes = align(pooled_features())
+    n = codes['clip'].shape[0]
+    # the static frame's top-3 static codes are concepts 0-2, the clip's are the last 3
+    codes['static'] = torch.arange(KS, 0, -1, dtype=torch.float).repeat(n, 1)
+    codes['clip'] = codes['clip'].clone()
+    codes['clip'][:, :KS] = torch.arange(KS, dtype=torch.float).repeat(n, 1)
+    losses = local.loss(local(feature_maps(), align.prototypes), codes)
+    assert losses['valid_static'].item() == 0
+    assert losses['valid_dynamic'].item() > 0
 
 
 @pytest.mark.parametrize('share', [True, False])

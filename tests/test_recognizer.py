@@ -68,7 +68,7 @@ def test_loss_mode_returns_the_four_losses_and_gradients_flow():
     model.train()
     losses = model(batch(), samples(4, ('clip', 'static', 'diff')), mode='loss')
     assert set(losses) == {'loss_aln', 'loss_fid', 'loss_div', 'loss_loc', 'aln_static',
-                           'aln_dynamic'}
+                           'aln_dynamic', 'valid_static', 'valid_dynamic'}
     for name, value in losses.items():
         assert value.dim() == 0 and torch.isfinite(value), name
     assert losses['loss_loc'] > 0  # K=2 of 4 concepts: some pairs are valid

@@ -58,7 +58,9 @@ class LocalConceptContrastHead(BaseModule):
 
         ``loss(local, codes)``: ``local`` is the output of ``forward`` for all three views,
         ``codes`` that of ``ConceptAlignHead.forward``. Returns ``dict(loss_loc=scalar)``,
-        already multiplied by ``loss_weight``.
+        already multiplied by ``loss_weight``, and, for the logs, ``valid_static`` and
+        ``valid_dynamic``: the mean number of valid concepts per sample (Eq. 8; 0 to
+        ``top_k``), without gradient.
     """
 
     def __init__(self,
@@ -177,4 +179,10 @@ class LocalConceptContrastHead(BaseModule):
             features['static'], features['clip'][:, :ks], static_valid,
             features['diff'], features['clip'][:, ks:], dynamic_valid,
             margin=self.margin, normalize=self.normalize_features)
-        return dict(loss_loc=self.loss_weight * loss)
+        return dict(loss_loc=self.loss_weight * loss,
+                    # logged only: how many concepts per sample Eq. 8 keeps. At 0, L_loc
+                    # is off for that half whatever its weight (the two views' top-K
+                    # codes do not meet), which the loss value alone does not tell apart
+                    # from a contrast already solved.
+                    valid_static=static_valid.sum(dim=1).float().mean(),
+                    valid_dynamic=dynamic_valid.sum(dim=1).float().mean())
