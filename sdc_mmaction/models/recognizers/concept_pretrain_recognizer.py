@@ -83,7 +83,9 @@ class ConceptPretrainRecognizer(BaseModel):
 
     Outputs:
         - ``loss``: dict of the heads' weighted losses ``loss_aln``, ``loss_fid``,
-          ``loss_div`` and ``loss_loc``.
+          ``loss_div`` and ``loss_loc``, and the heads' logged-only values (no ``loss``
+          in the name, so not summed): ``aln_static``, ``aln_dynamic``,
+          ``valid_static``, ``valid_dynamic``.
         - ``tensor``: dict of tensors for analyses, for each view present (symbol ``x`` in
           ``v``, ``s``, ``d``):
           ``x`` pooled feature (N, C); ``q_x`` concept codes (N, K_x);
