@@ -95,10 +95,11 @@ test_dataloader = dict(
 
 # An Adam-type optimiser, as in the authors' code: over a few dozen iterations it lowers the
 # loss clearly, where SGD (lr 1e-2 or 5e-2) showed no clear trend over as many iterations in
-# our runs. AdamW, i.e. with the weight decay decoupled, rather than Adam: Adam adds it to the gradient, and a parameter whose
-# gradient is exactly zero (the local head while the warm-up holds L_loc at weight 0; it
-# stays in the graph for DDP) then moves about lr per step towards zero, which shrank the
-# local head to about a quarter of its size during the warm-up (docs/quickstart.md). At 1e-5 the two are otherwise
+# our runs. AdamW, i.e. with the weight decay decoupled, rather than Adam: Adam adds it to
+# the gradient, and a parameter whose gradient is exactly zero (the local head while the
+# warm-up holds L_loc at weight 0; it stays in the graph for DDP) then moves about lr per
+# step towards zero, which shrank the local head to about a quarter of its size during the
+# warm-up (docs/quickstart.md). At 1e-5 the two are otherwise
 # equally weak. Until 2026-11-30 this was Adam; add
 # --cfg-options optim_wrapper.optimizer.type=Adam to rerun the runs documented before then.
 optim_wrapper = dict(

@@ -208,7 +208,7 @@ def test_local_head_logs_zero_valid_concepts_when_the_top_codes_do_not_meet():
     codes['clip'][:, :KS] = torch.arange(KS, dtype=torch.float).repeat(n, 1)
     losses = local.loss(local(feature_maps(), align.prototypes), codes)
     assert losses['valid_static'].item() == 0
-    assert losses['valid_dynamic'].item() > 0
+    assert losses['valid_dynamic'].item() > 0  # two top-3 sets of 4 concepts always meet
 
 
 @pytest.mark.parametrize('share', [True, False])

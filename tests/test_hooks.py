@@ -132,7 +132,7 @@ def test_warmup_warns_when_it_outlasts_training():
 
 @pytest.mark.parametrize('optimizer,weight_decay,warns', [
     ('Adam', 1e-5, True), ('Adam', 0.0, False), ('AdamW', 1e-5, False),
-    ('SGD', 1e-4, False)])
+    ('SGD', 1e-4, False), ('RMSprop', 1e-5, True), ('NAdam', 1e-5, True)])
 def test_warmup_warns_when_weight_decay_would_wipe_the_head(optimizer, weight_decay, warns):
     model = HeadsOnly()
     runner = fake_runner(model)
@@ -145,7 +145,7 @@ def test_warmup_warns_when_weight_decay_would_wipe_the_head(optimizer, weight_de
     hook.before_train(runner)
     assert bool(messages) == warns, messages
     if warns:
-        assert 'Adam adds weight_decay=1e-05' in messages[0] and 'AdamW' in messages[0]
+        assert f'{optimizer} adds weight_decay=1e-05' in messages[0] and 'AdamW' in messages[0]
     # a run resumed after the warm-up has nothing left to wipe
     messages.clear()
     runner.epoch = 2
