@@ -18,7 +18,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     osp.relpath(path, REPO)
     for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
-    if '_base_' not in osp.relpath(path, osp.join(REPO, 'configs')).split(osp.sep))
+    # configs/sweeps holds lists of runs for tools/sweep.py, not model configs
+    if not {'_base_', 'sweeps'} & set(osp.relpath(path, REPO).split(osp.sep)))
 PRETRAIN_CONFIGS = [
     'configs/sdc_r2plus1d_k400.py', 'configs/sdc_r2plus1d_ucf101.py',
     'configs/sdc_s3d_k400.py', 'configs/sdc_r2plus1d_k400_authors-recipe.py',

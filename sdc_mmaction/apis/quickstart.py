@@ -125,13 +125,7 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
     if osp.isfile(ckpt):
         _log(f'reusing the pretraining checkpoint {ckpt}')
         return ckpt
-    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
-           f'train_dataloader.dataset.data_root={data_root}',
-           f'train_cfg.max_epochs={preset["max_epochs"]}',
-           f'param_scheduler.0.T_max={preset["max_epochs"]}',
-           f'train_dataloader.batch_size={preset["batch_size"]}',
-           f'default_hooks.logger.interval=4'] + cfg_options
+    cmd = pretrain_command(work_dir, data_root, preset, seed, config, cfg_options)
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')  # an interrupted quick start goes on where it stopped
     os.makedirs(work_dir, exist_ok=True)
@@ -142,6 +136,21 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'pretraining finished but {ckpt} was not written')
     return ckpt
+
+
+def pretrain_command(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
+                     config: str = PRETRAIN_CONFIG,
+                     cfg_options: Sequence[str] = ()) -> list:
+    """The ``tools/train.py`` command line (a list) that pretrains ``config`` on the
+    generated dataset in ``data_root`` with ``preset``'s schedule and batch size, logging
+    every 4 iterations; ``cfg_options`` come last, so they win."""
+    return [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), osp.abspath(config),
+            '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
+            f'train_dataloader.dataset.data_root={data_root}',
+            f'train_cfg.max_epochs={preset["max_epochs"]}',
+            f'param_scheduler.0.T_max={preset["max_epochs"]}',
+            f'train_dataloader.batch_size={preset["batch_size"]}',
+            'default_hooks.logger.interval=4'] + list(cfg_options)
 
 
 def _check_cfg_option(option: str) -> str:

@@ -1,0 +1,32 @@
+# The GPU check of issue #6 (docs/quickstart.md, "What is left"), as one sweep of
+# tools/sweep.py; on a lent GPU machine: bash tools/device/run_sweep.sh THIS_FILE.
+#  1. how many iterations the tiny backbone needs before exact motion labels on the dynamic
+#     half start to teach the clip the motion ("labels": the label-target control), and
+#     whether L_loc still holds it back ("labels-loc"), over four seeds each;
+#  2. whether the paper's objective still collapses its dynamic half over 10 times the
+#     quick start's schedule (2880 iterations), at the tiny width and at twice that width
+#     (base_channels 16: a 128-channel feature), with the quick start's evaluation.
+# Every run reads the quick start's default dataset (data seed 0) with batch 8.
+preset = 'default'
+data_seed = 0
+# two loader processes per run keep a GPU run from waiting on decoding
+cfg_options = ['train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True']
+summary = dict(key='aln_dynamic', threshold=1.2, window=48)
+
+label_config = 'configs/diagnostics/sdc-label-targets_r2plus1d-tiny_synthetic.py'
+sdc_config = 'configs/sdc_r2plus1d-tiny_synthetic.py'
+# L_fid and L_div off in both label rows; the control also holds L_loc off for the run
+labels_only = ['model.align_head.fidelity_weight=0', 'model.align_head.diversity_weight=0',
+               'custom_hooks.0.warmup_epochs=1000']
+labels_loc = ['model.align_head.fidelity_weight=0', 'model.align_head.diversity_weight=0']
+wide = ['model.backbone.base_channels=16', 'model.align_head.in_channels=128',
+        'model.align_head.fidelity_hidden_channels=128', 'model.local_head.in_channels=128']
+
+runs = [dict(name=f'labels_s{seed}', config=label_config, seed=seed, max_epochs=60,
+             cfg_options=labels_only) for seed in range(4)]
+runs += [dict(name=f'labels-loc_s{seed}', config=label_config, seed=seed, max_epochs=60,
+              cfg_options=labels_loc) for seed in range(4)]
+runs += [dict(name=f'sdc-2880_s{seed}', config=sdc_config, seed=seed, max_epochs=120,
+              evaluate=True) for seed in range(2)]
+runs += [dict(name='sdc-wide-2880_s0', config=sdc_config, seed=0, max_epochs=120,
+              cfg_options=wide, evaluate=True)]
