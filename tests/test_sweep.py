@@ -186,6 +186,32 @@ def test_run_sweep_stops_runs_at_the_deadline(tmp_path, smoke_data):
     assert '| later | not started | 0 |' in table
 
 
+def test_run_sweep_stops_its_runs_when_interrupted(tmp_path, smoke_data, monkeypatch):
+    """Runs have process sessions of their own, so Ctrl-C does not reach them: the sweep
+    must stop them itself."""
+    import sdc_mmaction.apis.sweep as sweep_module
+    started, real_popen, real_sleep = [], subprocess.Popen, time.sleep
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    def interrupt(seconds):  # the sweep's first wait is cut short; Popen.wait sleeps too
+        if not interrupt.done:
+            interrupt.done = True
+            raise KeyboardInterrupt
+        real_sleep(seconds)
+    interrupt.done = False
+
+    monkeypatch.setattr(sweep_module.subprocess, 'Popen', popen)
+    monkeypatch.setattr(sweep_module.time, 'sleep', interrupt)
+    path = write_sweep(tmp_path / 'sweep.py', [dict(GOOD_RUN, max_epochs=500)],
+                       preset='smoke')
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(load_sweep(path), str(tmp_path / 'work'), smoke_data)
+    assert len(started) == 1 and started[0].poll() is not None
+
+
 def test_device_script_runs_a_sweep_end_to_end(tmp_path, smoke_data):
     """tools/device/run_sweep.sh as a lent GPU machine runs it (here on the CPU): a
     training run and an evaluated run side by side, the summary and a log archive in

@@ -171,6 +171,20 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
     pending = list(runs)
     running: Dict[str, tuple] = {}
     results: Dict[str, dict] = {}
+    try:
+        _loop(pending, running, results, start, work_dir, data_root, sweep, env,
+              max_parallel, deadline_s, poll_s)
+    finally:
+        # the runs have sessions of their own, so Ctrl-C or an error here would not reach
+        # them: stop whatever is still running
+        for proc, _, handle, _ in running.values():
+            _stop(proc)
+            handle.close()
+    return [results[r['name']] for r in runs]
+
+
+def _loop(pending, running, results, start, work_dir, data_root, sweep, env,
+          max_parallel, deadline_s, poll_s) -> None:
     while pending or running:
         late = deadline_s is not None and time.time() - start >= deadline_s
         for name, (proc, began, handle, status) in list(running.items()):
@@ -186,6 +200,8 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
             handle.close()
             results[name] = status
             del running[name]
+            print(f'[sweep] {name}: {status["status"]} after {status["seconds"]} s',
+                  flush=True)
         while pending and len(running) < max_parallel and not late:
             run = pending.pop(0)
             run_dir = osp.join(work_dir, run['name'])
@@ -208,10 +224,9 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
                     name=run['name'], status='not started', returncode=None, seconds=0.0,
                     run_dir=osp.join(work_dir, run['name']), log=None,
                     evaluate=run['evaluate'])
-            pending = []
+            pending.clear()
         if running:
             time.sleep(poll_s)
-    return [results[r['name']] for r in runs]
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
