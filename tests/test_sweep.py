@@ -243,3 +243,20 @@ def test_device_script_runs_a_sweep_end_to_end(tmp_path, smoke_data):
     assert './train.log' in names and './evaluated/results.md' in names
     assert any(n.endswith('vis_data/scalars.json') for n in names)
     assert not [n for n in names if n.endswith('.pth') or n.startswith('./data')]
+
+
+def test_cli_dry_run_prints_each_command_with_the_overrides_last(tool_runner, tmp_path):
+    proc = tool_runner(['tools/sweep.py', GPU_SWEEP, '--work-dir', str(tmp_path / 'w'),
+                        '--dry-run', '--only', 'labels_s2', 'sdc-wide-2880_s0',
+                        '--cfg-options', 'train_dataloader.num_workers=0'])
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and not (tmp_path / 'w' / 'data').exists()
+    train, evaluate = lines
+    assert 'tools/train.py' in train and '--seed 2' in train
+    assert train.endswith('custom_hooks.0.warmup_epochs=1000 train_dataloader.num_workers=0')
+    assert 'tools/quickstart.py' in evaluate and '--max-epochs 120' in evaluate
+    assert evaluate.endswith('model.local_head.in_channels=128 '
+                             'train_dataloader.num_workers=0')
+    bad = tool_runner(['tools/sweep.py', GPU_SWEEP, '--work-dir', str(tmp_path / 'w'),
+                       '--only', 'nope'], check=False)
+    assert bad.returncode != 0 and "--only names ['nope'] are not runs" in bad.stdout

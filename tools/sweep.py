@@ -2,7 +2,8 @@
 """Run a sweep of pretraining runs side by side and summarise their training logs.
 
     python tools/sweep.py configs/sweeps/issue6_gpu.py --work-dir work_dirs/sweep \
-        [--data-root DIR] [--max-parallel 2] [--deadline-s 3600] [--only NAME ...]
+        [--data-root DIR] [--max-parallel 2] [--deadline-s 3600] [--only NAME ...] \
+        [--cfg-options KEY=VALUE ...]
 
 Writes WORK_DIR/NAME.log per run, WORK_DIR/summary.md and WORK_DIR/summary.json, and
 prints the table. ``--dry-run`` prints the commands only; ``--summarise`` reads an
@@ -37,6 +38,9 @@ def parse_args(argv=None):
                         help='OMP_NUM_THREADS of each run (default: CPUs / max-parallel)')
     parser.add_argument('--only', nargs='+', default=(), metavar='NAME',
                         help='run only these runs of the sweep')
+    parser.add_argument('--cfg-options', nargs='+', default=(), metavar='KEY=VALUE',
+                        help="overrides for every run, after the sweep's and the run's "
+                             '(e.g. train_dataloader.num_workers=0 on a small machine)')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--dry-run', action='store_true', help='print the commands only')
     group.add_argument('--summarise', action='store_true',
@@ -55,7 +59,7 @@ def main(argv=None):
             if not args.only or run['name'] in args.only:
                 print(' '.join(run_command(run, osp.join(work_dir, run['name']), data_root,
                                            sweep['preset'], sweep['cfg_options'],
-                                           sweep['data_seed'])))
+                                           sweep['data_seed'], args.cfg_options)))
         return
     if args.summarise:
         if not osp.isfile(status_file):
@@ -65,7 +69,8 @@ def main(argv=None):
     else:
         statuses = run_sweep(sweep, work_dir, data_root, max_parallel=args.max_parallel,
                              deadline_s=args.deadline_s,
-                             threads_per_run=args.threads_per_run, only=args.only)
+                             threads_per_run=args.threads_per_run, only=args.only,
+                             extra_options=args.cfg_options)
         with open(status_file, 'w') as handle:
             json.dump(statuses, handle, indent=2)
     rows = summarise_sweep(statuses, **sweep['summary'])

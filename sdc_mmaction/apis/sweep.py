@@ -121,11 +121,13 @@ def _option(where: str, key: str, option) -> str:
 
 
 def run_command(run: Mapping, run_dir: str, data_root: str, preset: str,
-                shared_options: Sequence[str] = (), data_seed: int = 0) -> List[str]:
-    """The command line of one run (see the module docstring)."""
+                shared_options: Sequence[str] = (), data_seed: int = 0,
+                extra_options: Sequence[str] = ()) -> List[str]:
+    """The command line of one run (see the module docstring); ``extra_options`` come
+    after the sweep's and the run's overrides, so they win."""
     from .quickstart import PRESETS, pretrain_command
 
-    options = list(shared_options) + list(run['cfg_options'])
+    options = list(shared_options) + list(run['cfg_options']) + list(extra_options)
     if not run['evaluate']:
         settings = dict(PRESETS[preset], max_epochs=run['max_epochs'])
         return pretrain_command(run_dir, data_root, settings, run['seed'], run['config'],
@@ -141,7 +143,8 @@ def run_command(run: Mapping, run_dir: str, data_root: str, preset: str,
 
 def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int = 1,
               deadline_s: Optional[float] = None, threads_per_run: Optional[int] = None,
-              only: Sequence[str] = (), poll_s: float = 1.0) -> List[dict]:
+              only: Sequence[str] = (), extra_options: Sequence[str] = (),
+              poll_s: float = 1.0) -> List[dict]:
     """Run ``sweep`` (from :func:`load_sweep`) and return one status dict per run:
     ``name``, ``status`` (``finished``, ``failed``, ``stopped`` or ``not started``),
     ``returncode``, ``seconds``, ``run_dir`` and ``log`` (the child's output).
@@ -149,9 +152,12 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
     The dataset of the sweep's preset is generated into ``data_root`` first (or reused).
     ``threads_per_run`` sets each child's ``OMP_NUM_THREADS`` (default: the CPUs shared
     out among ``max_parallel`` runs). ``only`` keeps the runs of those names.
+    ``extra_options`` (``key=value``) override every run last, e.g. the data loader
+    settings of the machine at hand.
     """
     from .quickstart import PRESETS, prepare_dataset
 
+    extra_options = [_option('extra_options', 'cfg_options', o) for o in extra_options]
     if max_parallel < 1:
         raise ValueError(f'max_parallel must be at least 1, got {max_parallel}')
     runs = list(sweep['runs'])
@@ -173,7 +179,7 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
     results: Dict[str, dict] = {}
     try:
         _loop(pending, running, results, start, work_dir, data_root, sweep, env,
-              max_parallel, deadline_s, poll_s)
+              max_parallel, deadline_s, poll_s, extra_options)
     finally:
         # the runs have sessions of their own, so Ctrl-C or an error here would not reach
         # them: stop whatever is still running
@@ -184,7 +190,7 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
 
 
 def _loop(pending, running, results, start, work_dir, data_root, sweep, env,
-          max_parallel, deadline_s, poll_s) -> None:
+          max_parallel, deadline_s, poll_s, extra_options) -> None:
     while pending or running:
         late = deadline_s is not None and time.time() - start >= deadline_s
         for name, (proc, began, handle, status) in list(running.items()):
@@ -208,7 +214,7 @@ def _loop(pending, running, results, start, work_dir, data_root, sweep, env,
             os.makedirs(run_dir, exist_ok=True)
             log = osp.join(work_dir, f'{run["name"]}.log')
             cmd = run_command(run, run_dir, data_root, sweep['preset'],
-                              sweep['cfg_options'], sweep['data_seed'])
+                              sweep['cfg_options'], sweep['data_seed'], extra_options)
             handle = open(log, 'w')
             handle.write(' '.join(cmd) + '\n')
             handle.flush()
