@@ -110,6 +110,7 @@ GOOD_RUN = dict(name='a', config=TINY, seed=0, max_epochs=1)
      r"runs\[0\]: missing keys \['seed'\], unknown keys \[\]"),
     ([dict(GOOD_RUN, epochs=3)], {}, r"unknown keys \['epochs'\]"),
     ([dict(GOOD_RUN, max_epochs=0)], {}, r'\(a\): max_epochs=0 must be a positive'),
+    ([dict(GOOD_RUN, seed='1')], {}, r"\(a\): seed='1' must be an integer"),
     ([dict(GOOD_RUN, config='configs/nope.py')], {}, r"config 'configs/nope.py' does not"),
     ([dict(GOOD_RUN, cfg_options=['model.x'])], {}, r"entry 'model.x' is not of the form"),
     ([GOOD_RUN], dict(preset='huge'), r"preset='huge' is unknown"),

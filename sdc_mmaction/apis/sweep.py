@@ -102,12 +102,14 @@ def load_sweep(path: str) -> dict:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f'{where} ({name}): max_epochs={epochs!r} must be a positive '
                              'integer')
+        if isinstance(run['seed'], bool) or not isinstance(run['seed'], int):
+            raise ValueError(f'{where} ({name}): seed={run["seed"]!r} must be an integer')
         config = osp.join(REPO_ROOT, run['config'])
         if not osp.isfile(config):
             raise ValueError(f'{where} ({name}): config {run["config"]!r} does not exist '
                              f'(paths are relative to {REPO_ROOT})')
         checked.append(dict(
-            name=name, config=config, seed=int(run['seed']), max_epochs=epochs,
+            name=name, config=config, seed=run['seed'], max_epochs=epochs,
             cfg_options=[_option(where, 'cfg_options', o) for o in run.get('cfg_options', [])],
             evaluate=bool(run.get('evaluate', False))))
     return dict(runs=checked, preset=preset, data_seed=int(cfg.get('data_seed', 0)),
