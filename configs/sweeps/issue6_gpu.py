@@ -2,15 +2,18 @@
 # tools/sweep.py; on a lent GPU machine: bash tools/device/run_sweep.sh THIS_FILE.
 #  1. how many iterations the tiny backbone needs before exact motion labels on the dynamic
 #     half start to teach the clip the motion ("labels": the label-target control), and
-#     whether L_loc still holds it back ("labels-loc"), over four seeds each;
+#     whether L_loc still holds it back ("labels-loc"), over four seeds each; and whether
+#     it lets them through with half the hinge margin of Eq. 9 ("labels-loc-m07", two seeds
+#     not run on the CPU);
 #  2. whether the paper's objective still collapses its dynamic half over 10 times the
 #     quick start's schedule (2880 iterations), at the tiny width and at twice that width
 #     (base_channels 16: a 128-channel feature), with the quick start's evaluation.
+# 13 runs: bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 13
 # Every run reads the quick start's default dataset (data seed 0) with batch 8.
 preset = 'default'
 data_seed = 0
-# two loader processes per run keep a GPU run from waiting on decoding
-cfg_options = ['train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True']
+# a loader process per run decodes the small generated videos faster than the GPU steps
+cfg_options = ['train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=True']
 summary = dict(key='aln_dynamic', threshold=1.2, window=48)
 
 label_config = 'configs/diagnostics/sdc-label-targets_r2plus1d-tiny_synthetic.py'
@@ -26,6 +29,8 @@ runs = [dict(name=f'labels_s{seed}', config=label_config, seed=seed, max_epochs=
              cfg_options=labels_only) for seed in range(4)]
 runs += [dict(name=f'labels-loc_s{seed}', config=label_config, seed=seed, max_epochs=60,
               cfg_options=labels_loc) for seed in range(4)]
+runs += [dict(name=f'labels-loc-m07_s{seed}', config=label_config, seed=seed, max_epochs=60,
+              cfg_options=labels_loc + ['model.local_head.margin=0.7']) for seed in (0, 3)]
 runs += [dict(name=f'sdc-2880_s{seed}', config=sdc_config, seed=seed, max_epochs=120,
               evaluate=True) for seed in range(2)]
 runs += [dict(name='sdc-wide-2880_s0', config=sdc_config, seed=0, max_epochs=120,
