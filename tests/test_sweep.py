@@ -149,7 +149,8 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
     assert len({r['name'] for r in sweep['runs']}) == len(sweep['runs'])
     init_default_scope('mmaction')
     variants = {(r['config'], tuple(r['cfg_options'])) for r in sweep['runs']}
-    assert len(variants) == 5  # labels, labels + L_loc (lambda 1.4, 0.7), SDC, wide SDC
+    # labels, labels + L_loc (lambda 1.4, 0.7), both wide, SDC, wide SDC
+    assert len(variants) == 7 and len(sweep['runs']) == 13
     for config, options in sorted(variants):
         cfg = Config.fromfile(config)
         merge_cfg_options(cfg, parse_options(list(sweep['cfg_options']) + list(options)))
@@ -163,6 +164,8 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
         with torch.no_grad():
             width = model.backbone(inputs[:2, 0]).shape[1]
         assert width == (128 if 'model.backbone.base_channels=16' in options else 64)
+        if 'LabelTarget' in cfg.model.align_head.type:
+            assert losses['aln_dynamic'] > 0  # the label term, on the motion labels
 
 
 @pytest.fixture(scope='module')

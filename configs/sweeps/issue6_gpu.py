@@ -2,9 +2,9 @@
 # tools/sweep.py; on a lent GPU machine: bash tools/device/run_sweep.sh THIS_FILE.
 #  1. how many iterations the tiny backbone needs before exact motion labels on the dynamic
 #     half start to teach the clip the motion ("labels": the label-target control), and
-#     whether L_loc still holds it back ("labels-loc"), over four seeds each; and whether
-#     it lets them through with half the hinge margin of Eq. 9 ("labels-loc-m07", two seeds
-#     not run on the CPU);
+#     whether L_loc still holds it back ("labels-loc"), over three seeds each; whether it
+#     lets them through with half the hinge margin of Eq. 9 ("labels-loc-m07", two seeds
+#     not run on the CPU), and at twice the width ("labels-wide", "labels-loc-wide");
 #  2. whether the paper's objective still collapses its dynamic half over 10 times the
 #     quick start's schedule (2880 iterations), at the tiny width and at twice that width
 #     (base_channels 16: a 128-channel feature), with the quick start's evaluation.
@@ -26,11 +26,15 @@ wide = ['model.backbone.base_channels=16', 'model.align_head.in_channels=128',
         'model.align_head.fidelity_hidden_channels=128', 'model.local_head.in_channels=128']
 
 runs = [dict(name=f'labels_s{seed}', config=label_config, seed=seed, max_epochs=60,
-             cfg_options=labels_only) for seed in range(4)]
+             cfg_options=labels_only) for seed in range(3)]
 runs += [dict(name=f'labels-loc_s{seed}', config=label_config, seed=seed, max_epochs=60,
-              cfg_options=labels_loc) for seed in range(4)]
+              cfg_options=labels_loc) for seed in range(3)]
 runs += [dict(name=f'labels-loc-m07_s{seed}', config=label_config, seed=seed, max_epochs=60,
               cfg_options=labels_loc + ['model.local_head.margin=0.7']) for seed in (0, 3)]
+runs += [dict(name='labels-wide_s1', config=label_config, seed=1, max_epochs=60,
+              cfg_options=labels_only + wide),
+         dict(name='labels-loc-wide_s1', config=label_config, seed=1, max_epochs=60,
+              cfg_options=labels_loc + wide)]
 runs += [dict(name=f'sdc-2880_s{seed}', config=sdc_config, seed=seed, max_epochs=120,
               evaluate=True) for seed in range(2)]
 runs += [dict(name='sdc-wide-2880_s0', config=sdc_config, seed=0, max_epochs=120,
