@@ -260,6 +260,31 @@ def test_local_head_can_leave_the_prototypes_to_the_codes():
         build_local(detach_prototypes=1)
 
 
+def test_local_head_margin_zero_leaves_the_pull_alone():
+    """lambda = 0 is the ablation without the hinge (docs/quickstart.md): the loss is
+    Eq. 10 at margin 0, below the loss with the hinge; negative margins are refused."""
+    torch.manual_seed(0)
+    align = build_align()
+    pooled, maps = pooled_features(), feature_maps()
+    codes = align(pooled)
+    losses = {}
+    for margin in (0, 1.2):
+        torch.manual_seed(1)
+        local = build_local(margin=margin)
+        out = local(maps, align.prototypes)
+        losses[margin] = local.loss(out, codes)['loss_loc']
+    f = out['features']
+    valid_s = valid_concept_mask(codes['static'], codes['clip'][:, :KS], 3)
+    valid_d = valid_concept_mask(codes['diff'], codes['clip'][:, KS:], 3)
+    pull = local_concept_loss(f['static'], f['clip'][:, :KS], valid_s, f['diff'],
+                              f['clip'][:, KS:], valid_d, margin=0.0)
+    torch.testing.assert_close(losses[0], pull)
+    assert 0 < losses[0].item() < losses[1.2].item()
+    for bad in (-0.1, True, 'x'):
+        with pytest.raises(ValueError, match='margin'):
+            build_local(margin=bad)
+
+
 def test_local_head_errors_name_the_input():
     with pytest.raises(ValueError, match='top_k'):
         build_local(top_k=KD + 1)

@@ -28,7 +28,7 @@ def _check_positive(name: str, value) -> float:
 
 
 def _check_non_negative(name: str, value) -> float:
-    if not (isinstance(value, (int, float)) and value >= 0):
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
         raise ValueError(f'{name} must be a non-negative number, got {value!r}')
     return float(value)
 

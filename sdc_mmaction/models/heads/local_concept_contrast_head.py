@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..losses import concept_cross_attention, local_concept_loss, valid_concept_mask
-from .concept_align_head import VIEW_NAMES, _check_positive, _check_positive_int
+from .concept_align_head import VIEW_NAMES, _check_non_negative, _check_positive_int
 
 
 @MODELS.register_module()
@@ -35,7 +35,10 @@ class LocalConceptContrastHead(BaseModule):
         embed_channels (int, optional): C', width of queries, keys, values and output
             features; default C.
         top_k (int): K of Eq. 8, at most min(Ks, Kd). Default 5.
-        margin (float): lambda of Eq. 9. Default 1.4 (for L2-normalised features).
+        margin (float): lambda of Eq. 9. Default 1.4 (for L2-normalised features). 0
+            turns the hinge over negatives off and leaves the pull between the two views
+            of a video (an ablation: that pull alone is met by features that are all
+            alike).
         normalize_features (bool): L2-normalise local features before the distances of
             Eq. 9. Default True.
         share_projections (bool): one set of projections for all views. Default True.
@@ -93,7 +96,7 @@ class LocalConceptContrastHead(BaseModule):
             raise ValueError(f'top_k={top_k} exceeds the number of static or dynamic concepts '
                              f'(Ks={self.num_static_concepts}, Kd={self.num_dynamic_concepts})')
         self.top_k = top_k
-        self.margin = _check_positive('margin', margin)
+        self.margin = _check_non_negative('margin', margin)
         self.normalize_features = bool(normalize_features)
         self.share_projections = bool(share_projections)
         if not isinstance(detach_prototypes, bool):
