@@ -190,6 +190,15 @@ def test_run_sweep_stops_runs_at_the_deadline(tmp_path, smoke_data):
     assert '| later | not started | 0 |' in table
 
 
+def test_run_sweep_refuses_a_folder_with_an_earlier_run(tmp_path, smoke_data):
+    path = write_sweep(tmp_path / 'sweep.py', [GOOD_RUN], preset='smoke')
+    (tmp_path / 'work' / 'a').mkdir(parents=True)
+    (tmp_path / 'work' / 'a' / 'old.log').write_text('an earlier run')
+    with pytest.raises(FileExistsError, match=r'work/a holds an earlier run'):
+        run_sweep(load_sweep(path), str(tmp_path / 'work'), smoke_data)
+    assert (tmp_path / 'work' / 'a' / 'old.log').read_text() == 'an earlier run'
+
+
 def test_run_sweep_stops_its_runs_when_interrupted(tmp_path, smoke_data, monkeypatch):
     """Runs have process sessions of their own, so Ctrl-C does not reach them: the sweep
     must stop them itself."""
@@ -226,7 +235,7 @@ def test_device_script_runs_a_sweep_end_to_end(tmp_path, smoke_data):
         preset='smoke', cfg_options=['default_hooks.checkpoint.max_keep_ckpts=1'])
     work, out = tmp_path / 'work', tmp_path / 'out'
     os.makedirs(work)
-    os.symlink(smoke_data, work / 'data')  # the sweep's default data root, made already
+    os.symlink(smoke_data, work / 'data')  # the script's data root, made already
     env = dict(os.environ, OUT=str(out), SWEEP_WORK_DIR=str(work), PYTHON=sys.executable,
                SDC_DEVICE_WHEELS=str(tmp_path / 'no_wheels'), OMP_NUM_THREADS='1')
     proc = subprocess.run(['bash', 'tools/device/run_sweep.sh', path, '300', '2'], cwd=REPO,

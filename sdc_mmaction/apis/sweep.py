@@ -169,6 +169,13 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
             raise ValueError(f'--only names {unknown} are not runs of the sweep')
         runs = [r for r in runs if r['name'] in set(only)]
     work_dir, data_root = osp.abspath(work_dir), osp.abspath(data_root)
+    # a run folder that holds an earlier run would mix two runs' logs in one summary
+    used = [osp.join(work_dir, r['name']) for r in runs
+            if osp.isdir(osp.join(work_dir, r['name']))
+            and os.listdir(osp.join(work_dir, r['name']))]
+    if used:
+        raise FileExistsError(f'{used[0]} holds an earlier run ({len(used)} run folders of '
+                              f'this sweep do); choose another work dir or delete them')
     os.makedirs(work_dir, exist_ok=True)
     prepare_dataset(data_root, PRESETS[sweep['preset']]['dataset'], seed=sweep['data_seed'])
     threads = threads_per_run or max(1, (os.cpu_count() or 1) // max_parallel)

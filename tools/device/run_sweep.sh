@@ -3,18 +3,21 @@
 # $OUT, which the `device` tool brings back. From this checkout, after
 # `bash tools/device/fetch_wheels.sh`:
 #   run(command="bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 13",
-#       carry=[".whl"], timeout_s=420)
+#       carry=[".whl"], timeout_s=480)
 # Arguments: SWEEP [DEADLINE_S (default 300)] [MAX_PARALLEL (default 8)]. After DEADLINE_S
 # the sweep stops its runs and summarises what they logged, so the command ends in time
-# (plus the evaluation of finished runs and the copying of logs). Elsewhere (no $OUT) the
-# results go to work_dirs/device_out.
+# (plus the install, the dataset and packing the logs, a minute or so). Each call runs in
+# a new folder under $SWEEP_WORK_DIR (default /tmp/sdc_sweep), beside the dataset, so a
+# second call on a still-warm machine starts clean. Elsewhere (no $OUT) the results go to
+# work_dirs/device_out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SWEEP=${1:?usage: run_sweep.sh SWEEP [DEADLINE_S] [MAX_PARALLEL]}
 DEADLINE=${2:-300}
 PARALLEL=${3:-8}
 OUT=${OUT:-work_dirs/device_out}
-WORK=${SWEEP_WORK_DIR:-/tmp/sdc_sweep}
+BASE=${SWEEP_WORK_DIR:-/tmp/sdc_sweep}
+WORK=$BASE/$(date +%Y%m%d_%H%M%S)
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 
@@ -31,7 +34,7 @@ fi
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
       "mmengine", mmengine.__version__, "mmaction2", mmaction.__version__)' || exit 1
 
-PYTHONUNBUFFERED=1 "$PY" tools/sweep.py "$SWEEP" --work-dir "$WORK" \
+PYTHONUNBUFFERED=1 "$PY" tools/sweep.py "$SWEEP" --work-dir "$WORK" --data-root "$BASE/data" \
     --max-parallel "$PARALLEL" --deadline-s "$DEADLINE" --threads-per-run 1 \
     2>&1 | tee "$OUT/sweep.log"
 rc=${PIPESTATUS[0]}
