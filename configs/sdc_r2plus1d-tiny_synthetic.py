@@ -99,9 +99,9 @@ test_dataloader = dict(
 # the gradient, and a parameter whose gradient is exactly zero (the local head while the
 # warm-up holds L_loc at weight 0; it stays in the graph for DDP) then moves about lr per
 # step towards zero, which shrank the local head to about a quarter of its size during the
-# warm-up (docs/quickstart.md). At 1e-5 the two are otherwise
-# equally weak. Until 2026-11-30 this was Adam; add
-# --cfg-options optim_wrapper.optimizer.type=Adam to rerun the runs documented before then.
+# warm-up (docs/quickstart.md). At 1e-5 the two are otherwise equally weak. Until
+# 2026-11-30 this was Adam; add --cfg-options optim_wrapper.optimizer.type=Adam to rerun
+# the runs documented before then.
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=3e-3, weight_decay=1e-5))
 train_cfg = dict(max_epochs=max_epochs)

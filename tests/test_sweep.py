@@ -112,7 +112,8 @@ GOOD_RUN = dict(name='a', config=TINY, seed=0, max_epochs=1)
     ([dict(GOOD_RUN, max_epochs=0)], {}, r'\(a\): max_epochs=0 must be a positive'),
     ([dict(GOOD_RUN, seed='1')], {}, r"\(a\): seed='1' must be an integer"),
     ([dict(GOOD_RUN, config='configs/nope.py')], {}, r"config 'configs/nope.py' does not"),
-    ([dict(GOOD_RUN, cfg_options=['model.x'])], {}, r"entry 'model.x' is not of the form"),
+    ([dict(GOOD_RUN, cfg_options=['model.x'])], {},
+     r"runs\[0\]: cfg_options: config override 'model.x' is not of the form"),
     ([GOOD_RUN], dict(preset='huge'), r"preset='huge' is unknown"),
     ([GOOD_RUN], dict(summary=dict(key='aln_dynamic', windw=4)), r"unknown keys \['windw'\]"),
 ])
@@ -164,8 +165,11 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
         with torch.no_grad():
             width = model.backbone(inputs[:2, 0]).shape[1]
         assert width == (128 if 'model.backbone.base_channels=16' in options else 64)
-        if 'LabelTarget' in cfg.model.align_head.type:
-            assert losses['aln_dynamic'] > 0  # the label term, on the motion labels
+        # the label rows train the dynamic half on the motion labels
+        labels = config.endswith('sdc-label-targets_r2plus1d-tiny_synthetic.py')
+        assert (cfg.model.align_head.type == 'LabelTargetAlignHead') == labels
+        assert cfg.train_dataloader.dataset.ann_file.endswith(
+            'train_dynamic.txt' if labels else 'train_action.txt')
 
 
 @pytest.fixture(scope='module')
@@ -271,5 +275,5 @@ def test_cli_dry_run_prints_each_command_with_the_overrides_last(tool_runner, tm
     assert evaluate.endswith('model.local_head.in_channels=128 '
                              'train_dataloader.num_workers=0')
     bad = tool_runner(['tools/sweep.py', GPU_SWEEP, '--work-dir', str(tmp_path / 'w'),
-                       '--only', 'nope'], check=False)
+                       '--dry-run', '--only', 'nope'], check=False)
     assert bad.returncode != 0 and "--only names ['nope'] are not runs" in bad.stdout

@@ -18,7 +18,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sdc_mmaction  # noqa: E402,F401  (compat fixes and registration)
 from sdc_mmaction.apis.sweep import (format_summary, load_sweep,  # noqa: E402
-                                     run_command, run_sweep, summarise_sweep)
+                                     run_command, run_sweep, select_runs,
+                                     summarise_sweep)
 
 STATUS_FILE = 'sweep_status.json'
 
@@ -55,11 +56,10 @@ def main(argv=None):
     data_root = osp.abspath(args.data_root or osp.join(work_dir, 'data'))
     status_file = osp.join(work_dir, STATUS_FILE)
     if args.dry_run:
-        for run in sweep['runs']:
-            if not args.only or run['name'] in args.only:
-                print(' '.join(run_command(run, osp.join(work_dir, run['name']), data_root,
-                                           sweep['preset'], sweep['cfg_options'],
-                                           sweep['data_seed'], args.cfg_options)))
+        for run in select_runs(sweep, args.only):
+            print(' '.join(run_command(run, osp.join(work_dir, run['name']), data_root,
+                                       sweep['preset'], sweep['cfg_options'],
+                                       sweep['data_seed'], args.cfg_options)))
         return
     if args.summarise:
         if not osp.isfile(status_file):

@@ -4,6 +4,15 @@ from typing import Mapping
 from mmengine.config import Config
 
 
+def check_key_value(option, where: str = '') -> str:
+    """Return ``option`` if it is a ``key=value`` string, else raise a ``ValueError`` that
+    names it (and ``where`` it came from, when given)."""
+    if not isinstance(option, str) or '=' not in option or option.startswith('='):
+        place = f'{where}: ' if where else ''
+        raise ValueError(f'{place}config override {option!r} is not of the form key=value')
+    return option
+
+
 def merge_cfg_options(cfg: Config, cfg_options: Mapping) -> Config:
     """Merge ``key=value`` overrides into ``cfg`` (in place) and return it.
 

@@ -31,6 +31,8 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import torch
 
+from .config_options import check_key_value
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'sdc_r2plus1d-tiny_synthetic.py')
 
@@ -110,7 +112,7 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
     refused rather than reused.
     """
     config = osp.abspath(config)
-    cfg_options = [_check_cfg_option(option) for option in cfg_options]
+    cfg_options = [check_key_value(option) for option in cfg_options]
     ckpt = osp.join(work_dir, f'epoch_{preset["max_epochs"]}.pth')
     settings = dict(config=config, seed=seed, max_epochs=preset['max_epochs'],
                     batch_size=preset['batch_size'], cfg_options=cfg_options)
@@ -151,12 +153,6 @@ def pretrain_command(work_dir: str, data_root: str, preset: Mapping, seed: int =
             f'param_scheduler.0.T_max={preset["max_epochs"]}',
             f'train_dataloader.batch_size={preset["batch_size"]}',
             'default_hooks.logger.interval=4'] + list(cfg_options)
-
-
-def _check_cfg_option(option: str) -> str:
-    if not isinstance(option, str) or '=' not in option or option.startswith('='):
-        raise ValueError(f'config override {option!r} is not of the form key=value')
-    return option
 
 
 def trained_config(pretrain_dir: str, config: str = PRETRAIN_CONFIG) -> str:
@@ -337,7 +333,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     if not osp.isfile(config):
         raise FileNotFoundError(f'pretraining config {config} does not exist')
     config = osp.abspath(config)
-    cfg_options = [_check_cfg_option(option) for option in cfg_options]  # before any work
+    cfg_options = [check_key_value(option) for option in cfg_options]  # before any work
     work_dir = osp.abspath(work_dir)
     data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
     os.makedirs(work_dir, exist_ok=True)

@@ -48,6 +48,8 @@ import sys
 import time
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from .config_options import check_key_value
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: keys a run may have, and whether it must
@@ -82,7 +84,8 @@ def load_sweep(path: str) -> dict:
     if unknown:
         raise ValueError(f'{path}: summary has unknown keys {sorted(unknown)}; '
                          f'expected {sorted(SUMMARY_DEFAULTS)}')
-    shared_options = [_option(path, 'cfg_options', o) for o in cfg.get('cfg_options', [])]
+    shared_options = [check_key_value(o, f'{path}: cfg_options')
+                      for o in cfg.get('cfg_options', [])]
     checked, names = [], set()
     for index, run in enumerate(runs):
         where = f'{path}: runs[{index}]'
@@ -110,16 +113,22 @@ def load_sweep(path: str) -> dict:
                              f'(paths are relative to {REPO_ROOT})')
         checked.append(dict(
             name=name, config=config, seed=run['seed'], max_epochs=epochs,
-            cfg_options=[_option(where, 'cfg_options', o) for o in run.get('cfg_options', [])],
+            cfg_options=[check_key_value(o, f'{where}: cfg_options')
+                         for o in run.get('cfg_options', [])],
             evaluate=bool(run.get('evaluate', False))))
     return dict(runs=checked, preset=preset, data_seed=int(cfg.get('data_seed', 0)),
                 cfg_options=shared_options, summary=summary)
 
 
-def _option(where: str, key: str, option) -> str:
-    if not isinstance(option, str) or '=' not in option or option.startswith('='):
-        raise ValueError(f'{where}: {key} entry {option!r} is not of the form key=value')
-    return option
+def select_runs(sweep: Mapping, only: Sequence[str] = ()) -> List[dict]:
+    """The sweep's runs named in ``only`` (all when empty), in the sweep's order."""
+    runs = list(sweep['runs'])
+    if only:
+        unknown = sorted(set(only) - {r['name'] for r in runs})
+        if unknown:
+            raise ValueError(f'--only names {unknown} are not runs of the sweep')
+        runs = [r for r in runs if r['name'] in set(only)]
+    return runs
 
 
 def run_command(run: Mapping, run_dir: str, data_root: str, preset: str,
@@ -159,15 +168,10 @@ def run_sweep(sweep: Mapping, work_dir: str, data_root: str, max_parallel: int =
     """
     from .quickstart import PRESETS, prepare_dataset
 
-    extra_options = [_option('extra_options', 'cfg_options', o) for o in extra_options]
+    extra_options = [check_key_value(o, 'extra cfg_options') for o in extra_options]
     if max_parallel < 1:
         raise ValueError(f'max_parallel must be at least 1, got {max_parallel}')
-    runs = list(sweep['runs'])
-    if only:
-        unknown = sorted(set(only) - {r['name'] for r in runs})
-        if unknown:
-            raise ValueError(f'--only names {unknown} are not runs of the sweep')
-        runs = [r for r in runs if r['name'] in set(only)]
+    runs = select_runs(sweep, only)
     work_dir, data_root = osp.abspath(work_dir), osp.abspath(data_root)
     # a run folder that holds an earlier run would mix two runs' logs in one summary
     used = [osp.join(work_dir, r['name']) for r in runs

@@ -50,8 +50,8 @@ class LocalLossWarmupHook(Hook):
     skipping it, so with a weight of 0 its parameters still take part in the backward
     pass (with zero gradients) and DDP needs no ``find_unused_parameters``. The price:
     an optimiser that adds its weight decay to the gradient and then normalises the step
-    (``torch.optim.Adam``, RMSprop and the like, with ``weight_decay > 0``) moves those zero-gradient weights
-    about ``lr`` per step towards zero, wiping the head during the warm-up. The hook warns
+    (``torch.optim.Adam``, RMSprop and the like, with ``weight_decay > 0``) moves those
+    zero-gradient weights about ``lr`` per step towards zero, wiping the head during the warm-up. The hook warns
     in ``before_train`` when the head's parameters are in such a group; use AdamW
     (decoupled decay) or no weight decay for the head.
 
