@@ -71,6 +71,12 @@ def test_linear_probe_separates_informative_features_and_not_noise():
     chance = linear_probe(*separable_problem(0, informative=False))
     assert chance['top1'] < 0.6  # 4 classes, pure noise: near 25 %
     assert chance['train_top1'] > chance['top1']  # it fits the training noise
+    # one outcome per test row, which agree with the accuracy
+    for probe in (result, chance):
+        assert len(probe['test_correct']) == 40
+        assert all(isinstance(c, bool) for c in probe['test_correct'])
+        assert sum(probe['test_correct']) / 40 == pytest.approx(probe['top1'])
+    assert not all(chance['test_correct'])
 
 
 def test_linear_probe_is_deterministic_and_scale_invariant():

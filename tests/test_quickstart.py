@@ -40,6 +40,37 @@ def test_check_claims_pass_and_fail():
     assert '35.0 vs 30.0' in checks['beats_random_on_action']['detail']
 
 
+def test_action_check_asks_for_a_paired_lead_beyond_chance():
+    """The default preset's action check also asks the paired sign test: a 12.5-point
+    lead on 64 videos made of 14 against 6 discordant videos (p = 0.058) is refused,
+    the same lead made of 10 against 2 (p = 0.019) is not."""
+    margins = dict(action_over_random=0.1, decoupling=0.05, action_p_value=0.05)
+
+    def pair(both, only_sdc, only_random, neither):
+        sdc = [True] * (both + only_sdc) + [False] * (only_random + neither)
+        rand = [True] * both + [False] * only_sdc + [True] * only_random + [False] * neither
+        assert len(sdc) == len(rand) == 64
+        acc = lambda c: sum(c) / 64  # noqa: E731
+        sdc_res = dict(_probes(acc(sdc), {}, {}, {}), action_v_correct=sdc)
+        rand_res = dict(_probes(acc(rand), {}, {}, {}), action_v_correct=rand)
+        return check_claims(sdc_res, rand_res, margins)['beats_random_on_action']
+
+    by_chance = pair(12, 14, 6, 32)  # 40.6 against 28.1
+    assert not by_chance['passed']
+    assert '40.6 vs 28.1' in by_chance['detail']
+    assert 'only SDC right on 14, only random on 6, p = 0.058' in by_chance['detail']
+    clear = pair(16, 10, 2, 36)  # 40.6 against 28.1 again, from fewer discordant videos
+    assert clear['passed'], clear['detail']
+    # without the test (the ci preset) only the lead counts
+    no_test = dict(margins, action_p_value=None)
+    res = dict(_probes(0.406, {}, {}, {}))
+    assert check_claims(res, _probes(0.281, {}, {}, {}), no_test)[
+        'beats_random_on_action']['passed']
+    # asked for but impossible: say what is missing instead of passing or failing quietly
+    with pytest.raises(KeyError, match='action_v_correct in the sdc results'):
+        check_claims(res, _probes(0.281, {}, {}, {}), margins)
+
+
 def test_quickstart_smoke_runs_every_step(tmp_path):
     work_dir = str(tmp_path / 'qs')
     report = run_quickstart(work_dir, preset='smoke')

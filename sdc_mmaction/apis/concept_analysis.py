@@ -130,7 +130,8 @@ def linear_probe(train_feats: Tensor,
 
     Returns:
         dict: ``top1`` (test accuracy), ``train_top1``, ``num_train``, ``num_test``,
-        ``num_classes``; accuracies in [0, 1].
+        ``num_classes``; accuracies in [0, 1]. ``test_correct``: one bool per test row,
+        whether it was classified right (for paired comparisons of two models).
     """
     for name, feats, labels in (('train', train_feats, train_labels),
                                 ('test', test_feats, test_labels)):
@@ -194,16 +195,18 @@ def _fit_linear_probe(train_feats, train_labels, test_feats, test_labels, weight
     with torch.no_grad():
         train_pred = (x_train @ weight + bias).argmax(dim=1)
         test_pred = (x_test @ weight + bias).argmax(dim=1)
-    return dict(top1=(test_pred == test_labels.long()).double().mean().item(),
+    test_correct = test_pred == test_labels.long()
+    return dict(top1=test_correct.double().mean().item(),
                 train_top1=(train_pred == y_train).double().mean().item(),
                 num_train=int(x_train.shape[0]), num_test=int(x_test.shape[0]),
-                num_classes=int(num_classes))
+                num_classes=int(num_classes), test_correct=test_correct.tolist())
 
 
 def probe_features(train_features: Mapping[str, Tensor],
                    test_features: Mapping[str, Tensor],
                    train_labels: Mapping[str, Tensor],
                    test_labels: Mapping[str, Tensor],
+                   outcomes: Optional[dict] = None,
                    **probe_kwargs) -> 'OrderedDict[str, OrderedDict[str, float]]':
     """Linear-probe top-1 accuracy of every feature for every label set.
 
@@ -211,6 +214,8 @@ def probe_features(train_features: Mapping[str, Tensor],
         train_features / test_features: feature name -> (N, D) / (M, D), same names.
         train_labels / test_labels: label-set name -> (N,) / (M,), same names, rows in
             the order of the features.
+        outcomes (dict, optional): filled with ``outcomes[label_set][feature]`` = one
+            bool per test row (classified right or not), for paired comparisons.
         **probe_kwargs: passed to :func:`linear_probe`.
 
     Returns:
@@ -226,10 +231,13 @@ def probe_features(train_features: Mapping[str, Tensor],
     for label_name in train_labels:
         row = OrderedDict()
         for feature_name in train_features:
-            row[feature_name] = linear_probe(
+            probe = linear_probe(
                 train_features[feature_name], train_labels[label_name],
-                test_features[feature_name], test_labels[label_name],
-                **probe_kwargs)['top1']
+                test_features[feature_name], test_labels[label_name], **probe_kwargs)
+            row[feature_name] = probe['top1']
+            if outcomes is not None:
+                outcomes.setdefault(label_name, OrderedDict())[feature_name] = \
+                    probe['test_correct']
         results[label_name] = row
     return results
 
