@@ -27,7 +27,7 @@ def test_matches_scipy_exact_binomial(only_a, only_b):
 
 
 def test_hand_count_and_ties():
-    # the quick-start case that motivated it: 14 against 6 discordant videos
+    # a 12.5-point lead on 64 videos, made of 14 against 6 discordant videos
     correct_a, correct_b = _outcomes(12, 14, 6, 32)
     tail = sum(math.comb(20, k) for k in range(14, 21)) / 2 ** 20
     assert paired_sign_test(correct_a, correct_b)['p_value'] == pytest.approx(tail)
