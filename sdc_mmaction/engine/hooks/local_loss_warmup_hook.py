@@ -51,9 +51,9 @@ class LocalLossWarmupHook(Hook):
     pass (with zero gradients) and DDP needs no ``find_unused_parameters``. The price:
     an optimiser that adds its weight decay to the gradient and then normalises the step
     (``torch.optim.Adam``, RMSprop and the like, with ``weight_decay > 0``) moves those
-    zero-gradient weights about ``lr`` per step towards zero, wiping the head during the warm-up. The hook warns
-    in ``before_train`` when the head's parameters are in such a group; use AdamW
-    (decoupled decay) or no weight decay for the head.
+    zero-gradient weights about ``lr`` per step towards zero, wiping the head during the
+    warm-up. The hook warns in ``before_train`` when the head's parameters are in such a
+    group; use AdamW (decoupled decay) or no weight decay for the head.
 
     Args:
         warmup_epochs (int): epochs without the local loss. Defaults to 5 (Sec. 3.3).
