@@ -150,8 +150,8 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
     assert len({r['name'] for r in sweep['runs']}) == len(sweep['runs'])
     init_default_scope('mmaction')
     variants = {(r['config'], tuple(r['cfg_options'])) for r in sweep['runs']}
-    # labels, labels + L_loc (lambda 1.4, 0.7), both wide, SDC, wide SDC
-    assert len(variants) == 7 and len(sweep['runs']) == 13
+    # labels, labels + L_loc (lambda 1.4, 0.7), both wide, SDC, wide SDC, SDC with sigma MLP
+    assert len(variants) == 8 and len(sweep['runs']) == 14
     for config, options in sorted(variants):
         cfg = Config.fromfile(config)
         merge_cfg_options(cfg, parse_options(list(sweep['cfg_options']) + list(options)))
@@ -170,6 +170,8 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
         assert (cfg.model.align_head.type == 'LabelTargetAlignHead') == labels
         assert cfg.train_dataloader.dataset.ann_file.endswith(
             'train_dynamic.txt' if labels else 'train_action.txt')
+        mlp = config.endswith('sdc-mlp-sigma_r2plus1d-tiny_synthetic.py')
+        assert isinstance(model.align_head.projections['clip'], torch.nn.Sequential) == mlp
 
 
 @pytest.fixture(scope='module')

@@ -7,8 +7,11 @@
 #     not run on the CPU), and at twice the width ("labels-wide", "labels-loc-wide");
 #  2. whether the paper's objective still collapses its dynamic half over 10 times the
 #     quick start's schedule (2880 iterations), at the tiny width and at twice that width
-#     (base_channels 16: a 128-channel feature), with the quick start's evaluation.
-# 13 runs: bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 13
+#     (base_channels 16: a 128-channel feature), with the quick start's evaluation;
+#  3. the same with sigma the MLP with BatchNorm ("sdc-mlp"), which at the quick start's
+#     scale keeps the static half alive without L_loc: whether the dynamic half then learns
+#     over the long schedule, with L_loc on as the paper has it.
+# 14 runs: bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 14
 # Every run reads the quick start's default dataset (data seed 0) with batch 8.
 preset = 'default'
 data_seed = 0
@@ -18,6 +21,7 @@ summary = dict(key='aln_dynamic', threshold=1.2, window=48)
 
 label_config = 'configs/diagnostics/sdc-label-targets_r2plus1d-tiny_synthetic.py'
 sdc_config = 'configs/sdc_r2plus1d-tiny_synthetic.py'
+mlp_config = 'configs/diagnostics/sdc-mlp-sigma_r2plus1d-tiny_synthetic.py'
 # L_fid and L_div off in both label rows; the control also holds L_loc off for the run
 labels_only = ['model.align_head.fidelity_weight=0', 'model.align_head.diversity_weight=0',
                'custom_hooks.0.warmup_epochs=1000']
@@ -39,3 +43,5 @@ runs += [dict(name=f'sdc-2880_s{seed}', config=sdc_config, seed=seed, max_epochs
               evaluate=True) for seed in range(2)]
 runs += [dict(name='sdc-wide-2880_s0', config=sdc_config, seed=0, max_epochs=120,
               cfg_options=wide, evaluate=True)]
+runs += [dict(name='sdc-mlp-2880_s0', config=mlp_config, seed=0, max_epochs=120,
+              evaluate=True)]
