@@ -71,6 +71,41 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
         check_claims(res, _probes(0.281, {}, {}, {}), margins)
 
 
+def test_motion_only_check_asks_for_a_paired_lead_beyond_chance():
+    """With ``motion_only_p_value`` the motion-only check also asks the paired sign test
+    between the best dynamic and the best static feature on the same val videos: a
+    6.3-point lead with both near chance (17 against 13 right of 64; 10 against 6
+    discordant videos, p = 0.227) is refused, a lead from 12 against 2 (p = 0.006) is
+    not, and the features compared are the best of each kind."""
+    margins = dict(action_over_random=0.1, decoupling=0.05, motion_only_p_value=0.05)
+
+    def check(both, only_dyn, only_sta, neither, decoupling=0.05):
+        dyn = [True] * (both + only_dyn) + [False] * (only_sta + neither)
+        sta = [True] * both + [False] * only_dyn + [True] * only_sta + [False] * neither
+        assert len(dyn) == len(sta) == 64
+        acc = lambda c: sum(c) / 64  # noqa: E731
+        # F_v_d and q_v_s are the best of their kind; the others read 'other'
+        res = dict(_probes(0.5, {}, {}, dict(q_v_d=0.1, F_v_d=acc(dyn), q_v_s=acc(sta),
+                                             F_v_s=0.1)),
+                   motion_correct=dict(F_v_d=dyn, q_v_s=sta, q_v_d=[False] * 64,
+                                       F_v_s=[False] * 64))
+        return check_claims(res, _probes(0.5, {}, {}, {}),
+                            dict(margins, decoupling=decoupling))[
+            'motion_only_dynamic_beats_static']
+
+    by_chance = check(7, 10, 6, 41)  # 26.6 against 20.3
+    assert not by_chance['passed']
+    assert '26.6 vs 20.3' in by_chance['detail'] and '(F_v_d vs q_v_s)' in by_chance['detail']
+    assert 'only F_v_d right on 10, only q_v_s on 6, p = 0.227' in by_chance['detail']
+    clear = check(9, 12, 2, 41)  # 32.8 against 17.2
+    assert clear['passed'], clear['detail']
+    assert 'p = 0.006' in clear['detail']
+    # the lead is still needed: the same significant pair fails a 20-point margin
+    assert not check(9, 12, 2, 41, decoupling=0.2)['passed']
+    with pytest.raises(KeyError, match='motion_correct in the sdc results'):
+        check_claims(_probes(0.5, {}, {}, {}), _probes(0.5, {}, {}, {}), margins)
+
+
 def test_quickstart_smoke_runs_every_step(tmp_path):
     work_dir = str(tmp_path / 'qs')
     report = run_quickstart(work_dir, preset='smoke')
@@ -81,6 +116,13 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
             assert list(row) == list(FEATURES)
             assert all(0.0 <= acc <= 1.0 for acc in row.values())
         assert list(report[model]['retrieval']) == ['R@1', 'R@5', 'R@10']
+        # the outcomes behind the paired tests agree with the accuracies
+        correct = report[model]['motion_correct']
+        assert list(correct) == ['q_v_s', 'q_v_d', 'F_v_s', 'F_v_d']
+        for feature, rows in correct.items():
+            assert probes['motion'][feature] == pytest.approx(sum(rows) / len(rows))
+        assert probes['action']['v'] == pytest.approx(
+            sum(report[model]['action_v_correct']) / len(report[model]['action_v_correct']))
         codes = report[model]['codes']
         assert list(codes) == ['q_v_s', 'q_v_d']
         for stats in codes.values():
