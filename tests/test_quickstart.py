@@ -71,24 +71,38 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
         check_claims(res, _probes(0.281, {}, {}, {}), margins)
 
 
+def _pair(both, only_a, only_b, neither):
+    """Per-video outcomes of two probes of 64 videos, and their accuracies."""
+    a = [True] * (both + only_a) + [False] * (only_b + neither)
+    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
+    assert len(a) == len(b) == 64
+    return a, b, sum(a) / 64, sum(b) / 64
+
+
+def _concept_correct(**rows):
+    """``concept_correct`` with every probe wrong except the (label set, feature) given."""
+    correct = {labels: {f: [False] * 64 for f in ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')}
+               for labels in ('static', 'dynamic', 'motion')}
+    for key, outcomes in rows.items():
+        labels, feature = key.split('__')
+        correct[labels][feature] = outcomes
+    return correct
+
+
 def test_motion_only_check_asks_for_a_paired_lead_beyond_chance():
-    """With ``motion_only_p_value`` the motion-only check also asks the paired sign test
+    """With ``decoupling_p_value`` the motion-only check also asks the paired sign test
     between the best dynamic and the best static feature on the same val videos: a
     6.3-point lead with both near chance (17 against 13 right of 64; 10 against 6
     discordant videos, p = 0.227) is refused, a lead from 12 against 2 (p = 0.006) is
     not, and the features compared are the best of each kind."""
-    margins = dict(action_over_random=0.1, decoupling=0.05, motion_only_p_value=0.05)
+    margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
 
     def check(both, only_dyn, only_sta, neither, decoupling=0.05):
-        dyn = [True] * (both + only_dyn) + [False] * (only_sta + neither)
-        sta = [True] * both + [False] * only_dyn + [True] * only_sta + [False] * neither
-        assert len(dyn) == len(sta) == 64
-        acc = lambda c: sum(c) / 64  # noqa: E731
-        # F_v_d and q_v_s are the best of their kind; the others read 'other'
-        res = dict(_probes(0.5, {}, {}, dict(q_v_d=0.1, F_v_d=acc(dyn), q_v_s=acc(sta),
+        dyn, sta, dyn_acc, sta_acc = _pair(both, only_dyn, only_sta, neither)
+        # F_v_d and q_v_s are the best of their kind; the others read 10 %
+        res = dict(_probes(0.5, {}, {}, dict(q_v_d=0.1, F_v_d=dyn_acc, q_v_s=sta_acc,
                                              F_v_s=0.1)),
-                   motion_correct=dict(F_v_d=dyn, q_v_s=sta, q_v_d=[False] * 64,
-                                       F_v_s=[False] * 64))
+                   concept_correct=_concept_correct(motion__F_v_d=dyn, motion__q_v_s=sta))
         return check_claims(res, _probes(0.5, {}, {}, {}),
                             dict(margins, decoupling=decoupling))[
             'motion_only_dynamic_beats_static']
@@ -102,8 +116,35 @@ def test_motion_only_check_asks_for_a_paired_lead_beyond_chance():
     assert 'p = 0.006' in clear['detail']
     # the lead is still needed: the same significant pair fails a 20-point margin
     assert not check(9, 12, 2, 41, decoupling=0.2)['passed']
-    with pytest.raises(KeyError, match='motion_correct in the sdc results'):
+    with pytest.raises(KeyError, match='concept_correct in the sdc results'):
         check_claims(_probes(0.5, {}, {}, {}), _probes(0.5, {}, {}, {}), margins)
+
+
+def test_scene_and_motion_checks_pair_one_feature_over_two_label_sets():
+    """The static and dynamic checks pair one feature's probes on the scene and on the
+    motion label of the same videos: 100 against 15.6 passes, a 7.8-point lead from 9
+    against 4 discordant videos (p = 0.133) does not; without the level only the lead
+    counts."""
+    margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
+    scene, motion, scene_acc, motion_acc = _pair(10, 54, 0, 0)  # 100 against 15.6
+    dyn_motion, dyn_scene, dyn_motion_acc, dyn_scene_acc = _pair(10, 9, 4, 41)  # 29.7 / 21.9
+    res = dict(_probes(0.5, dict(q_v_s=scene_acc, F_v_s=0.0, q_v_d=dyn_scene_acc, F_v_d=0.5),
+                       dict(q_v_s=motion_acc, F_v_s=0.0, q_v_d=dyn_motion_acc, F_v_d=0.5),
+                       {}),
+               concept_correct=_concept_correct(
+                   static__q_v_s=scene, dynamic__q_v_s=motion,
+                   dynamic__q_v_d=dyn_motion, static__q_v_d=dyn_scene))
+    checks = check_claims(res, _probes(0.5, {}, {}, {}), margins)
+    static = checks['static_features_know_the_scene']
+    assert static['passed'], static['detail']
+    assert 'only the scene probe right on 54, only the motion probe on 0' in static['detail']
+    dynamic = checks['dynamic_features_know_the_motion']
+    assert not dynamic['passed']
+    assert '29.7 vs 21.9' in dynamic['detail']
+    assert 'only the motion probe right on 9, only the scene probe on 4, p = 0.133' in \
+        dynamic['detail']
+    no_test = check_claims(res, _probes(0.5, {}, {}, {}), dict(margins, decoupling_p_value=None))
+    assert no_test['dynamic_features_know_the_motion']['passed']
 
 
 def test_quickstart_smoke_runs_every_step(tmp_path):
@@ -117,10 +158,12 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
             assert all(0.0 <= acc <= 1.0 for acc in row.values())
         assert list(report[model]['retrieval']) == ['R@1', 'R@5', 'R@10']
         # the outcomes behind the paired tests agree with the accuracies
-        correct = report[model]['motion_correct']
-        assert list(correct) == ['q_v_s', 'q_v_d', 'F_v_s', 'F_v_d']
-        for feature, rows in correct.items():
-            assert probes['motion'][feature] == pytest.approx(sum(rows) / len(rows))
+        correct = report[model]['concept_correct']
+        assert list(correct) == ['static', 'dynamic', 'motion']
+        for labels, row in correct.items():
+            assert list(row) == ['q_v_s', 'q_v_d', 'F_v_s', 'F_v_d']
+            for feature, outcomes in row.items():
+                assert probes[labels][feature] == pytest.approx(sum(outcomes) / len(outcomes))
         assert probes['action']['v'] == pytest.approx(
             sum(report[model]['action_v_correct']) / len(report[model]['action_v_correct']))
         codes = report[model]['codes']

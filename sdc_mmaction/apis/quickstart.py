@@ -49,24 +49,25 @@ PRESETS: Dict[str, dict] = OrderedDict(
         # must also be right on more of the same val videos than the random model by
         # more than chance (one-sided paired sign test below action_p_value): leads of
         # 12.5 points on 64 videos came by chance in two of our runs (docs/quickstart.md).
-        # Likewise the best dynamic feature against the best static one on the
-        # motion-only variant (motion_only_p_value): a 6-point lead with both features at
-        # chance met the margin alone in one of our runs.
+        # Likewise each decoupling check (decoupling_p_value): one feature's probes on
+        # two label sets of the same val videos, or on the motion-only variant the best
+        # dynamic against the best static feature; there a 6-point lead with both
+        # features at chance met the margin alone in one of our runs.
         margins=dict(action_over_random=0.10, decoupling=0.05, action_p_value=0.05,
-                     motion_only_p_value=0.05)),
+                     decoupling_p_value=0.05)),
     ci=dict(
         dataset=dict(num_static=2, num_dynamic=2, train_per_class=8, val_per_class=4,
                      size=32, num_frames=18),
         max_epochs=6, batch_size=4, num_clips=1,
         # 16 val videos: too few for the paired test to mean much, so the lead alone
         margins=dict(action_over_random=0.05, decoupling=0.10, action_p_value=None,
-                     motion_only_p_value=None)),
+                     decoupling_p_value=None)),
     smoke=dict(
         dataset=dict(num_static=2, num_dynamic=2, train_per_class=3, val_per_class=2,
                      size=32, num_frames=18),
         max_epochs=1, batch_size=4, num_clips=1,
         margins=dict(action_over_random=0.0, decoupling=0.0, action_p_value=None,
-                     motion_only_p_value=None)),
+                     decoupling_p_value=None)),
 )
 
 #: what pretrain() records in its work dir, so a rerun with other settings is refused
@@ -76,8 +77,9 @@ RUN_RECORD = 'quickstart_pretrain.json'
 SCENE_LABELS = OrderedDict(action='action', static='static', dynamic='dynamic')
 #: features probed (Table 3 of the paper)
 FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
-#: the features the motion-only check compares (best dynamic against best static)
-MOTION_ONLY_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
+#: the concept features the decoupling checks compare, and the label sets they use
+CONCEPT_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
+DECOUPLING_LABELS = ('static', 'dynamic', 'motion')
 #: codes whose Sinkhorn assignments the results describe (collapse diagnostics)
 CODE_DIAGNOSTICS = ('q_v_s', 'q_v_d')
 
@@ -227,8 +229,9 @@ def evaluate(extracted: Mapping) -> dict:
     """Linear probes of every feature on every label set, and retrieval of ``v``.
 
     For the paired tests of :func:`check_claims`, ``action_v_correct`` says which val
-    videos the action probe of ``v`` got right, and ``motion_correct[feature]`` the same
-    for the motion-only probes of the four concept features."""
+    videos the action probe of ``v`` got right, and ``concept_correct[labels][feature]``
+    the same for the probes of the four concept features on the scene, motion and
+    motion-only labels."""
     from sdc_mmaction.evaluation.metrics.retrieval_metric import retrieval_recall
 
     from .concept_analysis import probe_features
@@ -246,8 +249,9 @@ def evaluate(extracted: Mapping) -> dict:
     return dict(probes=results, retrieval=retrieval,
                 codes=describe_codes(train_feats, train_labels, extracted['model']),
                 action_v_correct=outcomes['action']['v'],
-                motion_correct=OrderedDict((feature, outcomes['motion'][feature])
-                                           for feature in MOTION_ONLY_FEATURES))
+                concept_correct=OrderedDict(
+                    (labels, OrderedDict((f, outcomes[labels][f]) for f in CONCEPT_FEATURES))
+                    for labels in DECOUPLING_LABELS))
 
 
 def describe_codes(features: Mapping, labels: Mapping, model) -> 'OrderedDict[str, dict]':
@@ -274,8 +278,8 @@ def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDic
     (:func:`~sdc_mmaction.evaluation.paired_test.paired_sign_test`) over the val videos
     both probes scored: ``action_p_value`` for SDC's lead over the random model on the
     action label (needs ``action_v_correct`` in ``sdc`` and ``random``),
-    ``motion_only_p_value`` for the best dynamic feature's lead over the best static one
-    on the motion-only variant (needs ``motion_correct`` in ``sdc``).
+    ``decoupling_p_value`` for the three decoupling leads (needs ``concept_correct`` in
+    ``sdc``).
     """
     from sdc_mmaction.evaluation.paired_test import paired_sign_test
 
@@ -313,25 +317,32 @@ def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDic
         paired = sign_test('action_p_value', ours, theirs, ('SDC', 'random'))
     add('beats_random_on_action', p['action']['v'], r['action']['v'],
         margins['action_over_random'], 'action label, v: SDC vs random', also=paired)
+    decoupled = None
+    if margins.get('decoupling_p_value') is not None:
+        decoupled, = outcomes_of('decoupling_p_value', 'concept_correct', (('sdc', sdc),))
+
+    def add_decoupling(name, lead, trail, text, names):
+        """``lead``/``trail``: (label set, feature) whose probe should lead/trail."""
+        paired = None
+        if decoupled is not None:
+            paired = sign_test('decoupling_p_value', decoupled[lead[0]][lead[1]],
+                               decoupled[trail[0]][trail[1]], names)
+        add(name, p[lead[0]][lead[1]], p[trail[0]][trail[1]], margins['decoupling'], text,
+            also=paired)
+
     static_feat = max(('q_v_s', 'F_v_s'), key=lambda f: p['static'][f] - p['dynamic'][f])
     dynamic_feat = max(('q_v_d', 'F_v_d'), key=lambda f: p['dynamic'][f] - p['static'][f])
-    add('static_features_know_the_scene', p['static'][static_feat],
-        p['dynamic'][static_feat], margins['decoupling'],
-        f'SDC {static_feat}: scene label vs motion label')
-    add('dynamic_features_know_the_motion', p['dynamic'][dynamic_feat],
-        p['static'][dynamic_feat], margins['decoupling'],
-        f'SDC {dynamic_feat}: motion label vs scene label')
+    add_decoupling('static_features_know_the_scene', ('static', static_feat),
+                   ('dynamic', static_feat), f'SDC {static_feat}: scene label vs motion label',
+                   ('the scene probe', 'the motion probe'))
+    add_decoupling('dynamic_features_know_the_motion', ('dynamic', dynamic_feat),
+                   ('static', dynamic_feat), f'SDC {dynamic_feat}: motion label vs scene label',
+                   ('the motion probe', 'the scene probe'))
     motion_dyn = max(('q_v_d', 'F_v_d'), key=lambda f: p['motion'][f])
     motion_sta = max(('q_v_s', 'F_v_s'), key=lambda f: p['motion'][f])
-    paired = None
-    if margins.get('motion_only_p_value') is not None:
-        correct, = outcomes_of('motion_only_p_value', 'motion_correct', (('sdc', sdc),))
-        paired = sign_test('motion_only_p_value', correct[motion_dyn], correct[motion_sta],
-                           (motion_dyn, motion_sta))
-    add('motion_only_dynamic_beats_static', p['motion'][motion_dyn], p['motion'][motion_sta],
-        margins['decoupling'],
-        f'motion-only variant: best dynamic vs best static feature ({motion_dyn} vs '
-        f'{motion_sta})', also=paired)
+    add_decoupling('motion_only_dynamic_beats_static', ('motion', motion_dyn),
+                   ('motion', motion_sta), 'motion-only variant: best dynamic vs best static '
+                   f'feature ({motion_dyn} vs {motion_sta})', (motion_dyn, motion_sta))
     return checks
 
 
