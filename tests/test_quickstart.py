@@ -40,6 +40,14 @@ def test_check_claims_pass_and_fail():
     assert '35.0 vs 30.0' in checks['beats_random_on_action']['detail']
 
 
+def _pair(both, only_a, only_b, neither):
+    """Per-video outcomes of two probes of 64 videos, and their accuracies."""
+    a = [True] * (both + only_a) + [False] * (only_b + neither)
+    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
+    assert len(a) == len(b) == 64
+    return a, b, sum(a) / 64, sum(b) / 64
+
+
 def test_action_check_asks_for_a_paired_lead_beyond_chance():
     """The default preset's action check also asks the paired sign test: a 12.5-point
     lead on 64 videos made of 14 against 6 discordant videos (p = 0.058) is refused,
@@ -47,12 +55,9 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
     margins = dict(action_over_random=0.1, decoupling=0.05, action_p_value=0.05)
 
     def pair(both, only_sdc, only_random, neither):
-        sdc = [True] * (both + only_sdc) + [False] * (only_random + neither)
-        rand = [True] * both + [False] * only_sdc + [True] * only_random + [False] * neither
-        assert len(sdc) == len(rand) == 64
-        acc = lambda c: sum(c) / 64  # noqa: E731
-        sdc_res = dict(_probes(acc(sdc), {}, {}, {}), action_v_correct=sdc)
-        rand_res = dict(_probes(acc(rand), {}, {}, {}), action_v_correct=rand)
+        sdc, rand, sdc_acc, rand_acc = _pair(both, only_sdc, only_random, neither)
+        sdc_res = dict(_probes(sdc_acc, {}, {}, {}), action_v_correct=sdc)
+        rand_res = dict(_probes(rand_acc, {}, {}, {}), action_v_correct=rand)
         return check_claims(sdc_res, rand_res, margins)['beats_random_on_action']
 
     by_chance = pair(12, 14, 6, 32)  # 40.6 against 28.1
@@ -69,14 +74,6 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
     # asked for but impossible: say what is missing instead of passing or failing quietly
     with pytest.raises(KeyError, match='action_v_correct in the sdc results'):
         check_claims(res, _probes(0.281, {}, {}, {}), margins)
-
-
-def _pair(both, only_a, only_b, neither):
-    """Per-video outcomes of two probes of 64 videos, and their accuracies."""
-    a = [True] * (both + only_a) + [False] * (only_b + neither)
-    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
-    assert len(a) == len(b) == 64
-    return a, b, sum(a) / 64, sum(b) / 64
 
 
 def _concept_correct(**rows):
