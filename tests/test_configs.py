@@ -48,6 +48,22 @@ def test_config_loads_and_model_builds(path):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
+def test_target_network_config_runs_a_step():
+    cfg = load('configs/diagnostics/sdc-target-network_r2plus1d-tiny_synthetic.py')
+    assert cfg.model.target_momentum == 0.001 and cfg.model.target_views == ('diff', )
+    assert cfg.model.align_head.static_half_weight == 0.1
+    hooks = {h['type']: h for h in cfg.custom_hooks}
+    assert hooks['LocalLossWarmupHook']['warmup_epochs'] >= 1000  # L_loc off
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    inputs = torch.randn(2, 3, 3, 8, 32, 32)
+    losses = model(inputs, None, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert int(model.target_backbones['backbone'].steps) == 1
+
+
 def pipeline_step(cfg, name):
     steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == name]
     assert len(steps) == 1, name
@@ -67,6 +83,10 @@ def check_sdc_settings(cfg, epochs, clip_len, size, concepts=50, top_k=5, warmup
     assert model.align_head.alignment_weight == 1.0
     assert model.align_head.fidelity_weight == 1.0
     assert model.align_head.diversity_weight == 0.01
+    # Eq. 4 as written: both halves at weight 1, every target from the trained network
+    assert model.align_head.get('static_half_weight', 1.0) == 1.0
+    assert model.align_head.get('dynamic_half_weight', 1.0) == 1.0
+    assert model.get('target_momentum') is None
     assert cfg.train_cfg.max_epochs == epochs
     hooks = {h['type']: h for h in cfg.custom_hooks}
     assert hooks['LocalLossWarmupHook']['warmup_epochs'] == warmup

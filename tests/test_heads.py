@@ -161,6 +161,55 @@ def test_align_head_score_queue():
     assert not any('queue' in name for name, _ in head.named_buffers())
 
 
+def test_align_head_weights_each_half_and_logs_them_unweighted():
+    torch.manual_seed(0)
+    head = build_align(static_half_weight=0.1, dynamic_half_weight=2.0, alignment_weight=0.5)
+    pooled = pooled_features()
+    codes = head(pooled)
+    losses = head.loss(pooled, codes)
+    static, dynamic = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
+                                             return_parts=True)
+    torch.testing.assert_close(losses['aln_static'], static)
+    torch.testing.assert_close(losses['aln_dynamic'], dynamic)
+    torch.testing.assert_close(losses['loss_aln'], 0.5 * (0.1 * static + 2.0 * dynamic))
+    with pytest.raises(ValueError, match='static_half_weight'):
+        build_align(static_half_weight=-1)
+    with pytest.raises(ValueError, match='dynamic_half_weight'):
+        build_align(dynamic_half_weight='1')
+
+
+def test_align_head_target_codes():
+    """A target network's features: codes without gradient and without touching sigma's
+    BatchNorm statistics; the loss solves that view's targets from them and queues them."""
+    torch.manual_seed(0)
+    head = build_align(projection=dict(hidden_channels=12), queue_length=16)
+    head.train()
+    pooled = pooled_features(requires_grad=True)
+    teacher = pooled_features(seed=5, requires_grad=True)
+    stats = {n: b.clone() for n, b in head.named_buffers()}
+    target = head.target_codes(dict(diff=teacher['diff']))
+    assert set(target) == {'diff'} and not target['diff'].requires_grad
+    for name, buffer in head.named_buffers():
+        torch.testing.assert_close(buffer, stats[name], msg=name)
+    assert head.training and head.projections['diff'].training
+    head.eval()
+    expected = head(dict(diff=teacher['diff']))['diff']  # eval-mode sigma, same codes
+    head.train()
+    torch.testing.assert_close(target['diff'], expected.detach())
+
+    codes = head(pooled)
+    losses = head.loss(pooled, codes, target_codes=target)
+    static, dynamic = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
+                                             return_parts=True, target_codes=target)
+    torch.testing.assert_close(losses['aln_dynamic'], dynamic)
+    torch.testing.assert_close(losses['loss_aln'], static + dynamic)
+    assert not torch.allclose(dynamic, concept_alignment_loss(
+        codes['static'], codes['diff'], codes['clip'], return_parts=True)[1])
+    queued = head.queue_state()['scores']
+    torch.testing.assert_close(queued['diff'][-N:], target['diff'])
+    torch.testing.assert_close(queued['static'][-N:], codes['static'].detach())
+
+
 # ----------------------------------------------------------------- LocalConceptContrastHead
 def test_local_head_forward_shapes():
     torch.manual_seed(0)

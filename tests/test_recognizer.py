@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 import sdc_mmaction  # noqa: F401  (registration)
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from sdc_mmaction.models.losses import concept_alignment_loss
 
 KS, KD, TOP_K = 6, 4, 2
 CHANNELS = 64  # R(2+1)D-18 with base_channels=8
@@ -324,6 +325,114 @@ def test_without_local_head():
     model.eval()
     out = model(batch(n=2), None, mode='tensor')
     assert not any(name.startswith(('F_', 'attn_')) for name in out)
+
+
+# ---------------------------------------------------------------------------- target network
+def _sgd_step(model, inputs):
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    optimizer.zero_grad()
+    sum(v for k, v in model(inputs, None, mode='loss').items() if 'loss' in k).backward()
+    optimizer.step()
+
+
+def test_default_has_no_target_network():
+    model = build()
+    assert model.target_backbones is None and model.target_views == ()
+    assert not any(k.startswith('target') for k in model.state_dict())
+
+
+def test_target_network_is_a_moving_average_of_the_backbone():
+    model = build(target_momentum=0.25)
+    model.train()
+    target = model.target_backbones['backbone']
+    assert not any(p.requires_grad for p in target.parameters())
+    inputs = batch(n=2, size=32)
+    _sgd_step(model, inputs)  # the first call copies the backbone, then the step moves it
+    before = {n: p.detach().clone() for n, p in target.module.named_parameters()}
+    online = {n: p.detach().clone() for n, p in model.backbone.named_parameters()}
+    assert any(not torch.equal(before[n], online[n]) for n in before)
+    _sgd_step(model, inputs)
+    for name, param in target.module.named_parameters():
+        torch.testing.assert_close(param, 0.75 * before[name] + 0.25 * online[name], msg=name)
+        assert param.grad is None, name
+    assert int(target.steps) == 2
+    # it survives a checkpoint round trip (a resumed run continues the same average)
+    restored = build(target_momentum=0.25)
+    restored.load_state_dict(model.state_dict())
+    for (name, a), b in zip(target.state_dict().items(),
+                            restored.target_backbones['backbone'].state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_target_network_gives_the_dynamic_targets():
+    model = build(target_momentum=0.1)
+    model.train()
+    inputs = batch(n=2, size=32)
+    for _ in range(2):
+        _sgd_step(model, inputs)  # so that the target differs from the online backbone
+    views, _ = model.split_views(inputs, None, need_all_views=True)
+    # what the loss does, by hand: update, run the copy on d, codes through the head
+    reference = copy.deepcopy(model)
+    target = reference.target_backbones['backbone']
+    target.update_parameters(reference.backbone)
+    with torch.no_grad():
+        teacher_map = target.module(views['diff'])
+        teacher_codes = reference.align_head.target_codes(dict(diff=teacher_map.mean((2, 3, 4))))
+    pooled, _ = reference.extract_feat(views)
+    codes = reference.align_head(pooled)
+    losses = model(inputs, None, mode='loss')
+    expected = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
+                                      return_parts=True, target_codes=teacher_codes)
+    torch.testing.assert_close(losses['aln_dynamic'], expected[1])
+    torch.testing.assert_close(losses['aln_static'], expected[0])
+    own = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
+                                 return_parts=True)[1]
+    assert not torch.allclose(losses['aln_dynamic'], own)
+    # tensor / predict never run the copy
+    model.eval()
+    steps = int(model.target_backbones['backbone'].steps)
+    model(inputs[:, 0], None, mode='tensor')
+    assert int(model.target_backbones['backbone'].steps) == steps
+
+
+def test_target_network_with_two_views_and_separate_backbones():
+    shared = build(target_momentum=0.5, target_views=('static', 'diff'))
+    assert list(shared.target_backbones) == ['backbone']  # one copy of the shared backbone
+    shared.train()
+    shared(batch(n=2, size=32), None, mode='loss')
+    assert int(shared.target_backbones['backbone'].steps) == 1  # updated once per call
+    separate = build(target_momentum=0.5, shared_backbone=False)
+    assert list(separate.target_backbones) == ['diff']
+    separate.train()
+    separate(batch(n=2, size=32), None, mode='loss')
+    for a, b in zip(separate.target_backbones['diff'].module.parameters(),
+                    separate.view_backbones['diff'].parameters()):
+        torch.testing.assert_close(a, b)  # the first update copies the view's backbone
+
+
+def test_exported_backbone_leaves_the_target_network_out():
+    from sdc_mmaction.apis.checkpoint import extract_backbone_state_dict
+    model = build(target_momentum=0.5)
+    exported = extract_backbone_state_dict(model.state_dict(), 'epoch_1.pth')
+    assert set(exported) == {k[len('backbone.'):] for k in model.state_dict()
+                             if k.startswith('backbone.')}
+
+
+@pytest.mark.parametrize('overrides,error,match', [
+    (dict(target_momentum=0), ValueError, 'target_momentum'),
+    (dict(target_momentum=1.0), ValueError, r'\(0, 1\)'),
+    (dict(target_momentum=True), ValueError, 'target_momentum'),
+    (dict(target_momentum=0.1, target_views='diff'), TypeError, 'target_views'),
+    (dict(target_momentum=0.1, target_views=('clip', )), ValueError, "'clip'"),
+    (dict(target_momentum=0.1, target_views=()), ValueError, 'target_views'),
+    (dict(target_momentum=0.1, target_views=('diff', 'diff')), ValueError, 'at most once'),
+    (dict(target_momentum=0.1, align_head=dict(
+        type='LabelTargetAlignHead', in_channels=CHANNELS, num_static_concepts=KS,
+        num_dynamic_concepts=KD)), ValueError, 'LabelTargetAlignHead'),
+])
+def test_target_network_build_errors(overrides, error, match):
+    with pytest.raises(error, match=match):
+        MODELS.build(model_cfg(**overrides))
 
 
 # ---------------------------------------------------------------------------- build checks

@@ -74,6 +74,9 @@ class ConceptAlignHead(BaseModule):
         sinkhorn_epsilon (float): epsilon of Sinkhorn-Knopp. Default 0.05.
         sinkhorn_iterations (int): Sinkhorn-Knopp iterations. Default 3.
         alignment_weight (float): weight of ``loss_aln`` (1 in Eq. 11). Default 1.0.
+        static_half_weight (float): weight of the static half of Eq. 4 inside
+            ``loss_aln``. Default 1.0, the paper's sum; not in the paper otherwise.
+        dynamic_half_weight (float): the same for the dynamic half. Default 1.0.
         fidelity_weight (float): beta of Eq. 11. Default 1.0 (see
             :func:`~sdc_mmaction.models.losses.fidelity_loss` for the scale).
         diversity_weight (float): gamma of Eq. 11. Default 0.01.
@@ -91,10 +94,13 @@ class ConceptAlignHead(BaseModule):
         the codes of the given views, ``dict(clip=(N, Ks + Kd), static=(N, Ks),
         diff=(N, Kd))``, cosine similarities in [-1, 1].
 
-        ``loss(pooled, codes)``: both dicts with all three views; returns
-        ``dict(loss_aln, loss_fid, loss_div)``, each a scalar already multiplied by its
-        weight, plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted halves
-        of ``loss_aln`` for the logs.
+        ``loss(pooled, codes, target_codes=None)``: both dicts with all three views;
+        returns ``dict(loss_aln, loss_fid, loss_div)``, each a scalar already multiplied
+        by its weight, plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted
+        halves of ``loss_aln`` for the logs. ``target_codes`` (optional,
+        ``dict(static=(N, Ks), diff=(N, Kd))``, either key) are a target network's codes
+        of the same samples, from :meth:`target_codes`; that view's targets are solved
+        from them (see :func:`~sdc_mmaction.models.losses.concept_alignment_loss`).
 
     Score queue:
         Sinkhorn over a small batch is a degenerate transport problem (a batch of 8 cannot
@@ -124,6 +130,8 @@ class ConceptAlignHead(BaseModule):
                  sinkhorn_epsilon: float = 0.05,
                  sinkhorn_iterations: int = 3,
                  alignment_weight: float = 1.0,
+                 static_half_weight: float = 1.0,
+                 dynamic_half_weight: float = 1.0,
                  fidelity_weight: float = 1.0,
                  diversity_weight: float = 0.01,
                  fidelity_hidden_channels: Optional[int] = None,
@@ -141,6 +149,10 @@ class ConceptAlignHead(BaseModule):
         self.sinkhorn_iterations = _check_positive_int('sinkhorn_iterations',
                                                        sinkhorn_iterations)
         self.alignment_weight = _check_non_negative('alignment_weight', alignment_weight)
+        self.static_half_weight = _check_non_negative('static_half_weight',
+                                                      static_half_weight)
+        self.dynamic_half_weight = _check_non_negative('dynamic_half_weight',
+                                                       dynamic_half_weight)
         self.fidelity_weight = _check_non_negative('fidelity_weight', fidelity_weight)
         self.diversity_weight = _check_non_negative('diversity_weight', diversity_weight)
         if fidelity_hidden_channels is None:
@@ -224,18 +236,35 @@ class ConceptAlignHead(BaseModule):
             for view, feat in pooled.items()
         }
 
+    @torch.no_grad()
+    def target_codes(self, pooled: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Codes of a target network's pooled features, for :meth:`loss`'s
+        ``target_codes``: the same sigma and prototypes as :meth:`forward`, without
+        gradient, and with sigma in eval mode, so a BatchNorm in it normalises with its
+        running statistics and does not update them with the target network's features.
+        """
+        was_training = self.training
+        self.projections.eval()
+        try:
+            return self.forward(pooled)
+        finally:
+            self.projections.train(was_training)
+
     def loss(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],
-             data_samples=None) -> Dict[str, Tensor]:
+             data_samples=None,
+             target_codes: Optional[Dict[str, Tensor]] = None) -> Dict[str, Tensor]:
         """Weighted ``loss_aln`` (Eq. 4), ``loss_fid`` (Eq. 6) and ``loss_div`` (Eq. 5).
 
-        Also pushes the batch's codes into the score queue when it is active.
+        Also pushes the batch's codes into the score queue when it is active (for a view
+        given in ``target_codes``, those codes, which its targets are solved from).
         ``data_samples`` is accepted, as by MMAction2's heads, and unused: SDC's targets
         come from the other view, never from labels.
         """
         self._check_loss_inputs(pooled, codes)
-        aln_static, aln_dynamic = self._alignment_halves(codes)
-        return self._weighted_losses(pooled, codes, aln_static + aln_dynamic, aln_static,
-                                     aln_dynamic)
+        aln_static, aln_dynamic = self._alignment_halves(codes, target_codes)
+        alignment = (self.static_half_weight * aln_static
+                     + self.dynamic_half_weight * aln_dynamic)
+        return self._weighted_losses(pooled, codes, alignment, aln_static, aln_dynamic)
 
     def _check_loss_inputs(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor]) -> None:
         self._check_pooled(pooled, require_all=True)
@@ -246,15 +275,18 @@ class ConceptAlignHead(BaseModule):
                 raise ValueError(f"{type(self).__name__}.loss: codes['{view}'] must be "
                                  f'{expected}, got {got}')
 
-    def _alignment_halves(self, codes: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+    def _alignment_halves(self, codes: Dict[str, Tensor],
+                          target_codes: Optional[Dict[str, Tensor]] = None
+                          ) -> Tuple[Tensor, Tensor]:
         """The static and dynamic halves of Eq. 4 (with gradient); feeds the queue."""
         queues = self._active_queue_rows(codes) if self.queue_active else None
         aln_static, aln_dynamic = concept_alignment_loss(
             codes['static'], codes['diff'], codes['clip'], temperature=self.temperature,
             epsilon=self.sinkhorn_epsilon, num_iters=self.sinkhorn_iterations, queues=queues,
-            return_parts=True)
+            return_parts=True, target_codes=target_codes)
         if self.queue_active:
-            self._push_to_queue(codes)
+            # a view's queue holds the scores its targets are solved from
+            self._push_to_queue(dict(codes, **(target_codes or {})))
         return aln_static, aln_dynamic
 
     def _weighted_losses(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],

@@ -42,7 +42,8 @@ def concept_alignment_loss(static_codes: Tensor,
                            epsilon: float = 0.05,
                            num_iters: int = 3,
                            queues: Optional[Dict[str, Tensor]] = None,
-                           return_parts: bool = False):
+                           return_parts: bool = False,
+                           target_codes: Optional[Dict[str, Tensor]] = None):
     """Eq. 4: static and dynamic swapped-prediction losses, summed.
 
     Args:
@@ -54,6 +55,14 @@ def concept_alignment_loss(static_codes: Tensor,
         epsilon, num_iters: Sinkhorn-Knopp settings for the targets.
         queues: optional past codes per view, ``dict(clip=(L, Ks+Kd), static=(L, Ks),
             diff=(L, Kd))`` (any subset), prepended to the batch when solving the targets.
+            With ``target_codes``, the ``static`` / ``diff`` queue rows must hold past
+            target codes of that view, the scores its targets are solved from.
+        target_codes: optional ``dict(static=(N, Ks), diff=(N, Kd))`` (either key): codes
+            of the same samples from a target network (not in the paper; see
+            ``ConceptPretrainRecognizer``'s ``target_momentum``). A given view's targets
+            are solved from these instead of its own codes, and its half becomes one-way:
+            the clip predicts them, the view's own codes predict nothing. That one term is
+            counted twice, so the half keeps the scale of Eq. 4's two terms.
 
     Returns:
         Scalar: ``CE(q_bar_s, q_v^s) + CE(q_bar_v^s, q_s) + CE(q_bar_d, q_v^d)
@@ -73,26 +82,48 @@ def concept_alignment_loss(static_codes: Tensor,
                          f'{clip_codes.shape[0]}')
     queues = queues or {}
     clip_queue = queues.get('clip')
+    target_codes = _check_target_codes(target_codes, dict(static=static_codes,
+                                                          diff=diff_codes))
 
     def targets(scores, queue):
         return sinkhorn_knopp(scores, epsilon=epsilon, num_iters=num_iters, queue=queue)
 
-    clip_static = clip_codes[:, :num_static]
-    clip_dynamic = clip_codes[:, num_static:]
-    target_static = targets(static_codes, queues.get('static'))
-    target_diff = targets(diff_codes, queues.get('diff'))
-    target_clip_static = targets(
-        clip_static, None if clip_queue is None else clip_queue[:, :num_static])
-    target_clip_dynamic = targets(
-        clip_dynamic, None if clip_queue is None else clip_queue[:, num_static:])
+    def half(clip_half, view_codes, view, clip_queue_half):
+        if view in target_codes:
+            target_view = targets(target_codes[view], queues.get(view))
+            return 2 * swapped_prediction_loss(clip_half, target_view, temperature)
+        target_view = targets(view_codes, queues.get(view))
+        target_clip = targets(clip_half, clip_queue_half)
+        return (swapped_prediction_loss(clip_half, target_view, temperature)
+                + swapped_prediction_loss(view_codes, target_clip, temperature))
 
-    loss_static = (swapped_prediction_loss(clip_static, target_static, temperature)
-                   + swapped_prediction_loss(static_codes, target_clip_static, temperature))
-    loss_dynamic = (swapped_prediction_loss(clip_dynamic, target_diff, temperature)
-                    + swapped_prediction_loss(diff_codes, target_clip_dynamic, temperature))
+    loss_static = half(clip_codes[:, :num_static], static_codes, 'static',
+                       None if clip_queue is None else clip_queue[:, :num_static])
+    loss_dynamic = half(clip_codes[:, num_static:], diff_codes, 'diff',
+                        None if clip_queue is None else clip_queue[:, num_static:])
     if return_parts:
         return loss_static, loss_dynamic
     return loss_static + loss_dynamic
+
+
+def _check_target_codes(target_codes: Optional[Dict[str, Tensor]],
+                        own_codes: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """``target_codes`` checked against the views' own codes (same shape), or ``{}``."""
+    if target_codes is None:
+        return {}
+    if not isinstance(target_codes, dict):
+        raise TypeError(f'concept_alignment_loss: target_codes must be a dict of views, got '
+                        f'{type(target_codes).__name__}')
+    unknown = set(target_codes) - set(own_codes)
+    if unknown:
+        raise KeyError(f'concept_alignment_loss: target_codes has {sorted(unknown)}; only '
+                       f'{sorted(own_codes)} can take a target network\'s codes')
+    for view, codes in target_codes.items():
+        if codes.shape != own_codes[view].shape:
+            raise ValueError(f"concept_alignment_loss: target_codes['{view}'] is "
+                             f'{tuple(codes.shape)} but the {view} codes are '
+                             f'{tuple(own_codes[view].shape)}')
+    return target_codes
 
 
 def label_target_loss(scores: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:

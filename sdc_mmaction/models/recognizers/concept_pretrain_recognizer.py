@@ -1,9 +1,10 @@
 """The SDC pre-training model: three views through one backbone, two concept heads."""
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch import Tensor
 
 from mmaction.registry import MODELS
@@ -14,6 +15,8 @@ from mmaction.structures import ActionDataSample
 KNOWN_VIEWS = ('clip', 'static', 'diff')
 #: Suffix of each view in the output names (the paper's symbols: v, s, d).
 VIEW_SYMBOLS = dict(clip='v', static='s', diff='d')
+#: The views whose targets a target network can give (the clip's are always its own).
+TARGET_VIEWS = ('static', 'diff')
 
 
 def global_average_pool(feature_map: Tensor) -> Tensor:
@@ -59,6 +62,25 @@ class ConceptPretrainRecognizer(BaseModel):
             builds one backbone per view from the same config (Sec. 4.2 reports similar
             results). The clip's backbone is always ``self.backbone``, so downstream
             configs load it with the ``backbone.`` prefix either way. Defaults to True.
+        target_momentum (float, optional): not in the paper; None (default) trains the
+            paper's objective, in which every view's Sinkhorn targets come from the codes
+            of the backbone being trained. A number keeps a moving-average copy of the
+            backbone, the target network, and solves the targets of ``target_views`` from
+            its codes (through the align head's sigma and prototypes, see
+            ``ConceptAlignHead.target_codes``); the clip then predicts those targets
+            one-way. The number is the online backbone's weight in each update, in
+            OpenMMLab's convention (mmengine's ``ExponentialMovingAverage``, mmpretrain's
+            BYOL): 0.001 keeps 99.9 % of the target's weights per iteration; it must be
+            in (0, 1). The copy is updated at the start of every ``loss`` call, before
+            it runs, and its normalisation buffers are copied from the backbone. It runs
+            in train mode, so BatchNorm normalises the target views by their own batch
+            statistics. It is saved in the checkpoint (``target_backbones.``), so a
+            resumed run continues it, and the exported backbone does not include it.
+            Why: from random weights on the generated dataset, the paper's dynamic half
+            collapsed in every CPU run; targets that do not move with the student let the
+            clip learn the motion (docs/quickstart.md, "Sixth round").
+        target_views (Sequence[str]): the views whose targets the target network gives,
+            among ``('static', 'diff')``. Defaults to ``('diff',)``.
         stack_views (bool, optional): with a shared backbone, run it once over all views
             concatenated along the batch (True) or once per view (False). None means True
             with a shared backbone and False otherwise. Defaults to None.
@@ -105,6 +127,8 @@ class ConceptPretrainRecognizer(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  view_names: Sequence[str] = KNOWN_VIEWS,
                  shared_backbone: bool = True,
+                 target_momentum: Optional[float] = None,
+                 target_views: Sequence[str] = ('diff', ),
                  stack_views: Optional[bool] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -135,6 +159,41 @@ class ConceptPretrainRecognizer(BaseModel):
         self.contrast_head = (MODELS.build(contrast_head)
                               if contrast_head is not None else None)
         self._check_heads()
+        self.target_views: Tuple[str, ...] = ()
+        self.target_backbones = None
+        if target_momentum is not None:
+            self._build_target_backbones(target_momentum, target_views)
+
+    def _build_target_backbones(self, momentum, target_views) -> None:
+        """The moving-average copies: one of the shared backbone, or one per target view
+        with separate backbones, in ``target_backbones`` under ``'backbone'`` or the
+        view's name (see :meth:`_target_key`)."""
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
+                or not 0 < momentum < 1:
+            raise ValueError('ConceptPretrainRecognizer: target_momentum must be None or a '
+                             f'number in (0, 1), got {momentum!r}')
+        if isinstance(target_views, str) or not isinstance(target_views, Sequence):
+            raise TypeError('ConceptPretrainRecognizer: target_views must be a sequence of '
+                            f'view names, got {target_views!r}')
+        views = tuple(target_views)
+        wrong = [v for v in views if v not in TARGET_VIEWS or v not in self.view_names]
+        if not views or wrong or len(set(views)) != len(views):
+            raise ValueError(f'ConceptPretrainRecognizer: target_views {views} must name '
+                             f'each at most once, and only views among {TARGET_VIEWS} that '
+                             f'are in view_names={self.view_names}')
+        if 'target_codes' not in inspect.signature(self.align_head.loss).parameters:
+            raise ValueError(f'ConceptPretrainRecognizer: target_momentum needs an align '
+                             f'head whose loss takes target_codes; '
+                             f'{type(self.align_head).__name__} does not')
+        self.target_views = views
+        self.target_backbones = nn.ModuleDict({
+            self._target_key(view): ExponentialMovingAverage(
+                self._backbone_for(view), momentum=float(momentum))
+            for view in views
+        })
+
+    def _target_key(self, view: str) -> str:
+        return 'backbone' if self.shared_backbone else view
 
     # ------------------------------------------------------------------ build checks
     @staticmethod
@@ -301,6 +360,32 @@ class ConceptPretrainRecognizer(BaseModel):
         pooled = {n: global_average_pool(fm) for n, fm in feature_maps.items()}
         return pooled, feature_maps
 
+    @torch.no_grad()
+    def target_codes(self, views: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Update the target network(s) and return their codes of ``target_views``:
+        view -> (N, K_view), without gradient."""
+        # one update per copy: with a shared backbone, every target view uses the same
+        updated = set()
+        for view in self.target_views:
+            key = self._target_key(view)
+            if key not in updated:
+                self.target_backbones[key].update_parameters(self._backbone_for(view))
+                updated.add(key)
+        names = list(self.target_views)
+        if self.stack_views and len(names) > 1:
+            sizes = [views[n].shape[0] for n in names]
+            target = self.target_backbones['backbone'].module
+            stacked = self._run_backbone(target, torch.cat([views[n] for n in names]))
+            feature_maps = dict(zip(names, stacked.split(sizes, dim=0)))
+        else:
+            feature_maps = {
+                n: self._run_backbone(self.target_backbones[self._target_key(n)].module,
+                                      views[n])
+                for n in names
+            }
+        pooled = {n: global_average_pool(fm) for n, fm in feature_maps.items()}
+        return self.align_head.target_codes(pooled)
+
     # ------------------------------------------------------------------ modes
     def forward(self,
                 inputs: Tensor,
@@ -318,9 +403,16 @@ class ConceptPretrainRecognizer(BaseModel):
     def loss(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
         """Eq. 11: the heads' weighted losses for a batch of (clip, static, diff)."""
         views, _ = self.split_views(inputs, data_samples, need_all_views=True)
+        # before the online pass, so sigma's BatchNorm statistics do not yet hold this batch
+        target_codes = (self.target_codes(views) if self.target_backbones is not None
+                        else None)
         pooled, feature_maps = self.extract_feat(views)
         codes = self.align_head(pooled)
-        losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples))
+        if target_codes is None:
+            losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples))
+        else:
+            losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples,
+                                               target_codes=target_codes))
         if self.local_head is not None:
             local = self.local_head(feature_maps, self.align_head.prototypes)
             local_losses = self.local_head.loss(local, codes)
