@@ -1,6 +1,7 @@
 from .concept_queue_hook import ConceptQueueHook
 from .local_loss_warmup_hook import LocalLossWarmupHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .static_half_warmup_hook import StaticHalfWarmupHook
 
 __all__ = ['ConceptQueueHook', 'LocalLossWarmupHook', 'NonFiniteLossError',
-           'NonFiniteLossHook']
+           'NonFiniteLossHook', 'StaticHalfWarmupHook']

@@ -5,7 +5,7 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import CheckpointHook, Hook
 
 from mmaction.registry import HOOKS
-from .local_loss_warmup_hook import get_head
+from .head_weight_warmup import get_head
 
 #: key of the queue states in a checkpoint
 CHECKPOINT_KEY = 'concept_queue'

@@ -2,11 +2,9 @@
 from typing import Optional
 
 import torch
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmaction.registry import HOOKS
+from .head_weight_warmup import HeadWeightWarmupHook
 
 #: optimisers that divide the step by a running gradient scale: with weight decay added to
 #: a zero loss gradient, that scale is the decay itself and the step stays near ``lr``.
@@ -19,23 +17,8 @@ NORMALISING_OPTIMIZERS = (torch.optim.Adam, torch.optim.Adamax, torch.optim.NAda
                           torch.optim.RAdam, torch.optim.RMSprop, torch.optim.Adagrad)
 
 
-def unwrap_model(model):
-    """The model inside a DDP / FSDP wrapper, or the model itself."""
-    return model.module if is_model_wrapper(model) else model
-
-
-def get_head(runner, head_name: str, hook_name: str):
-    """``runner.model.<head_name>`` (unwrapped), with an error naming the hook and head."""
-    model = unwrap_model(runner.model)
-    head = getattr(model, head_name, None)
-    if head is None:
-        raise AttributeError(f'{hook_name}: the model {type(model).__name__} has no '
-                             f'{head_name!r} (set head_name in the hook config)')
-    return head
-
-
 @HOOKS.register_module()
-class LocalLossWarmupHook(Hook):
+class LocalLossWarmupHook(HeadWeightWarmupHook):
     """Keep ``L_loc`` off for the first epochs, then weight it by alpha (Eq. 11).
 
     The local loss pairs concepts chosen by the top-K codes (Eq. 8), which are random
@@ -66,61 +49,21 @@ class LocalLossWarmupHook(Hook):
     Only epoch-based training loops are supported (the warm-up counts epochs).
     """
 
-    priority = 'NORMAL'
+    attribute = 'loss_weight'
+    what = 'the local concept contrast loss'
 
     def __init__(self,
                  warmup_epochs: int = 5,
                  loss_weight: Optional[float] = None,
                  head_name: str = 'local_head') -> None:
-        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) \
-                or warmup_epochs < 0:
-            raise ValueError('LocalLossWarmupHook: warmup_epochs must be an integer >= 0, '
-                             f'got {warmup_epochs!r}')
-        if loss_weight is not None and (isinstance(loss_weight, bool) or
-                                        not isinstance(loss_weight, (int, float)) or
-                                        loss_weight < 0):
-            raise ValueError('LocalLossWarmupHook: loss_weight must be a number >= 0 or '
-                             f'None, got {loss_weight!r}')
-        self.warmup_epochs = warmup_epochs
-        self.loss_weight = None if loss_weight is None else float(loss_weight)
-        self.head_name = head_name
-        self._target_weight: Optional[float] = self.loss_weight
-        self._current: Optional[float] = None
-
-    def weight_at(self, epoch: int) -> float:
-        """The local loss weight for 0-based ``epoch``."""
-        if self._target_weight is None:
-            raise RuntimeError('LocalLossWarmupHook: the weight after the warm-up is not '
-                               'known yet (before_run has not run)')
-        return 0.0 if epoch < self.warmup_epochs else self._target_weight
-
-    def _head(self, runner):
-        head = get_head(runner, self.head_name, type(self).__name__)
-        if not hasattr(head, 'loss_weight'):
-            raise AttributeError(f'LocalLossWarmupHook: {self.head_name} '
-                                 f'({type(head).__name__}) has no loss_weight')
-        return head
-
-    def before_run(self, runner) -> None:
-        head = self._head(runner)
-        if self.loss_weight is None:
-            weight = head.loss_weight
-            self._target_weight = float(weight.item() if torch.is_tensor(weight) else weight)
-        # runner.train_loop would build the loop (and its dataloader) in test runs
-        loop = getattr(runner, '_train_loop', None)
-        max_epochs = loop.max_epochs if isinstance(loop, EpochBasedTrainLoop) else None
-        if isinstance(max_epochs, int) and self.warmup_epochs >= max_epochs:
-            runner.logger.warning(
-                f'LocalLossWarmupHook: warmup_epochs={self.warmup_epochs} >= max_epochs='
-                f'{max_epochs}, so the local concept contrast loss is never used')
+        super().__init__(warmup_epochs, 0.0, loss_weight, head_name,
+                         weight_option='loss_weight')
+        self.loss_weight = self._configured
 
     def before_train(self, runner) -> None:
-        if isinstance(runner.train_loop, IterBasedTrainLoop):
-            raise TypeError('LocalLossWarmupHook counts epochs; it does not support '
-                            'IterBasedTrainLoop')
         if self.warmup_epochs > 0 and runner.epoch < self.warmup_epochs:
             self._warn_if_decay_wipes_the_head(runner)
-        self._apply(runner)
+        super().before_train(runner)
 
     def _warn_if_decay_wipes_the_head(self, runner) -> None:
         optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
@@ -138,19 +81,3 @@ class LocalLossWarmupHook(Hook):
                     f'{self.head_name} move about lr={group["lr"]:g} per step towards zero; '
                     'use AdamW (decoupled weight decay) or no weight decay for the head')
                 return
-
-    def before_train_epoch(self, runner) -> None:
-        self._apply(runner)
-
-    def _apply(self, runner) -> None:
-        head = self._head(runner)
-        weight = self.weight_at(runner.epoch)
-        if torch.is_tensor(head.loss_weight):
-            with torch.no_grad():
-                head.loss_weight.fill_(weight)
-        else:
-            head.loss_weight = weight
-        if weight != self._current:
-            runner.logger.info(f'LocalLossWarmupHook: epoch {runner.epoch}: '
-                               f'{self.head_name}.loss_weight = {weight:g}')
-            self._current = weight
