@@ -51,9 +51,13 @@ def test_config_loads_and_model_builds(path):
 def test_target_network_config_runs_a_step():
     cfg = load('configs/diagnostics/sdc-target-network_r2plus1d-tiny_synthetic.py')
     assert cfg.model.target_momentum == 0.001 and cfg.model.target_views == ('diff', )
-    assert cfg.model.align_head.static_half_weight == 0.1
+    assert cfg.model.align_head.static_half_weight == 1.0
     hooks = {h['type']: h for h in cfg.custom_hooks}
     assert hooks['LocalLossWarmupHook']['warmup_epochs'] >= 1000  # L_loc off
+    # the static half held down for the first half of the run
+    assert hooks['StaticHalfWarmupHook'] == dict(type='StaticHalfWarmupHook',
+                                                 warmup_epochs=20, warmup_weight=0.1)
+    assert cfg.train_cfg.max_epochs == 40 and cfg.param_scheduler[0].T_max == 40
     init_default_scope('mmaction')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
