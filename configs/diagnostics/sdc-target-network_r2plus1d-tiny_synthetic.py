@@ -8,8 +8,8 @@
 # - sigma the MLP with BatchNorm, which keeps the static half alive without L_loc;
 # - the static half of Eq. 4 at weight 0.1 for the first 20 epochs, so that the scene,
 #   learnt far sooner, does not pull the shared backbone away from the motion while the
-#   dynamic half starts; then at 1, without which the static half collapses and the
-#   backbone loses the scene;
+#   dynamic half starts; then at 1, without which the static half collapsed and the
+#   backbone lost the scene (it still did on one seed of three);
 # - L_loc held at weight 0 for the whole run (the warm-up hook), and no score queue.
 # Made for 40 epochs (960 iterations of batch 8 on the quick start's data, about 11
 # minutes on 2 cores, evaluation included):

@@ -12,8 +12,8 @@ class StaticHalfWarmupHook(HeadWeightWarmupHook):
     Not in the paper. The static half learns the scene within a few dozen iterations, and
     through the shared backbone it then pulls the features towards the scene while the
     dynamic half has yet to start; on the generated dataset a static half at weight 0.1
-    for the first half of the run, then 1, let both halves learn (docs/quickstart.md,
-    "Seventh round"). The hook sets the align head's ``static_half_weight`` to
+    for the first half of the run, then 1, let both halves learn on one seed of three
+    (docs/quickstart.md, "Seventh round"). The hook sets the align head's ``static_half_weight`` to
     ``warmup_weight`` for epochs ``0 .. warmup_epochs - 1`` (0-based ``runner.epoch``) and
     to ``static_half_weight`` from epoch ``warmup_epochs`` on, in ``before_train`` and in
     every ``before_train_epoch``, so a resumed run gets the weight of its epoch.
