@@ -51,18 +51,24 @@ def fake_runner(model, epoch=0, loop=None):
     return runner
 
 
+def weights_over_epochs(hook, runner, read_weight, num_epochs=4):
+    """Run a warm-up hook from the start over ``num_epochs``; the weight of each epoch."""
+    hook.before_run(runner)
+    hook.before_train(runner)
+    weights = []
+    for epoch in range(num_epochs):
+        runner.epoch = epoch
+        hook.before_train_epoch(runner)
+        weights.append(read_weight())
+    return weights
+
+
 # ---------------------------------------------------------------------------- warm-up
 def test_warmup_schedule_from_the_heads_configured_weight():
     model = HeadsOnly(local_weight=0.7)
     hook = HOOKS.build(dict(type='LocalLossWarmupHook', warmup_epochs=2))
     runner = fake_runner(model)
-    hook.before_run(runner)
-    hook.before_train(runner)
-    weights = []
-    for epoch in range(4):
-        runner.epoch = epoch
-        hook.before_train_epoch(runner)
-        weights.append(model.local_head.loss_weight)
+    weights = weights_over_epochs(hook, runner, lambda: model.local_head.loss_weight)
     assert weights == [0.0, 0.0, 0.7, 0.7]
     assert [hook.weight_at(e) for e in range(4)] == weights
 
@@ -126,13 +132,7 @@ def test_static_half_warmup_schedule_resume_and_errors():
     model.align_head.static_half_weight = 0.8  # as configured
     hook = HOOKS.build(dict(type='StaticHalfWarmupHook', warmup_epochs=2, warmup_weight=0.1))
     runner = fake_runner(model)
-    hook.before_run(runner)
-    hook.before_train(runner)
-    weights = []
-    for epoch in range(4):
-        runner.epoch = epoch
-        hook.before_train_epoch(runner)
-        weights.append(model.align_head.static_half_weight)
+    weights = weights_over_epochs(hook, runner, lambda: model.align_head.static_half_weight)
     assert weights == [0.1, 0.1, 0.8, 0.8]
     # the weight reaches the loss: the halves are logged unweighted
     losses = model.align_loss()

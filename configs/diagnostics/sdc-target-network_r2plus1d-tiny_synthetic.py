@@ -11,8 +11,8 @@
 #   dynamic half starts; then at 1, without which the static half collapsed and the
 #   backbone lost the scene (it still did on one seed of three);
 # - L_loc held at weight 0 for the whole run (the warm-up hook), and no score queue.
-# Made for 40 epochs (960 iterations of batch 8 on the quick start's data, about 11
-# minutes on 2 cores, evaluation included):
+# Made for 40 epochs (960 iterations of batch 8 on the quick start's data, 7-11 minutes
+# on 2 cores, evaluation included):
 #   python tools/quickstart.py --work-dir work_dirs/target-network --config THIS_FILE \
 #       --max-epochs 40
 _base_ = ['../sdc_r2plus1d-tiny_synthetic.py']

@@ -343,20 +343,24 @@ class ConceptPretrainRecognizer(BaseModel):
             return self.backbone
         return self.view_backbones[view]
 
-    def extract_feat(self, views: Dict[str, Tensor]
+    def extract_feat(self, views: Dict[str, Tensor], backbone_for=None
                      ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Backbone and Eq. 2 for every view.
 
+        ``backbone_for`` (view name -> module) picks the network; the default is the
+        trained backbone(s), :meth:`target_codes` passes the moving-average copies.
         Returns ``(pooled, feature_maps)``: view -> (N, C) and view -> (N, C, T', H', W').
         """
+        backbone_for = backbone_for or self._backbone_for
         names = list(views)
         if self.stack_views and len(names) > 1:
+            # stack_views implies one shared backbone, so any view's network serves all
             sizes = [views[n].shape[0] for n in names]
-            stacked = self._run_backbone(self.backbone, torch.cat([views[n] for n in names]))
+            stacked = self._run_backbone(backbone_for(names[0]),
+                                         torch.cat([views[n] for n in names]))
             feature_maps = dict(zip(names, stacked.split(sizes, dim=0)))
         else:
-            feature_maps = {n: self._run_backbone(self._backbone_for(n), views[n])
-                            for n in names}
+            feature_maps = {n: self._run_backbone(backbone_for(n), views[n]) for n in names}
         pooled = {n: global_average_pool(fm) for n, fm in feature_maps.items()}
         return pooled, feature_maps
 
@@ -364,26 +368,12 @@ class ConceptPretrainRecognizer(BaseModel):
     def target_codes(self, views: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Update the target network(s) and return their codes of ``target_views``:
         view -> (N, K_view), without gradient."""
-        # one update per copy: with a shared backbone, every target view uses the same
-        updated = set()
-        for view in self.target_views:
-            key = self._target_key(view)
-            if key not in updated:
-                self.target_backbones[key].update_parameters(self._backbone_for(view))
-                updated.add(key)
-        names = list(self.target_views)
-        if self.stack_views and len(names) > 1:
-            sizes = [views[n].shape[0] for n in names]
-            target = self.target_backbones['backbone'].module
-            stacked = self._run_backbone(target, torch.cat([views[n] for n in names]))
-            feature_maps = dict(zip(names, stacked.split(sizes, dim=0)))
-        else:
-            feature_maps = {
-                n: self._run_backbone(self.target_backbones[self._target_key(n)].module,
-                                      views[n])
-                for n in names
-            }
-        pooled = {n: global_average_pool(fm) for n, fm in feature_maps.items()}
+        for key, target in self.target_backbones.items():  # one update per copy
+            target.update_parameters(self.backbone if key == 'backbone'
+                                     else self.view_backbones[key])
+        pooled, _ = self.extract_feat(
+            {view: views[view] for view in self.target_views},
+            backbone_for=lambda view: self.target_backbones[self._target_key(view)].module)
         return self.align_head.target_codes(pooled)
 
     # ------------------------------------------------------------------ modes
@@ -408,11 +398,9 @@ class ConceptPretrainRecognizer(BaseModel):
                         else None)
         pooled, feature_maps = self.extract_feat(views)
         codes = self.align_head(pooled)
-        if target_codes is None:
-            losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples))
-        else:
-            losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples,
-                                               target_codes=target_codes))
+        # only a target network passes target_codes, so heads without it still work
+        extra = {} if target_codes is None else dict(target_codes=target_codes)
+        losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples, **extra))
         if self.local_head is not None:
             local = self.local_head(feature_maps, self.align_head.prototypes)
             local_losses = self.local_head.loss(local, codes)
