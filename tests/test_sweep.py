@@ -150,8 +150,9 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
     assert len({r['name'] for r in sweep['runs']}) == len(sweep['runs'])
     init_default_scope('mmaction')
     variants = {(r['config'], tuple(r['cfg_options'])) for r in sweep['runs']}
-    # labels, labels + L_loc (lambda 1.4, 0.7), both wide, SDC, wide SDC, SDC with sigma MLP
-    assert len(variants) == 8 and len(sweep['runs']) == 14
+    # labels, labels + L_loc (lambda 1.4, 0.7), both wide, SDC, wide SDC, SDC with sigma MLP,
+    # SDC with the moving-average teacher
+    assert len(variants) == 9 and len(sweep['runs']) == 17
     for config, options in sorted(variants):
         cfg = Config.fromfile(config)
         merge_cfg_options(cfg, parse_options(list(sweep['cfg_options']) + list(options)))
@@ -164,14 +165,18 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
         assert all(torch.isfinite(v) for v in losses.values()), (config, options, losses)
         with torch.no_grad():
             width = model.backbone(inputs[:2, 0]).shape[1]
-        assert width == (128 if 'model.backbone.base_channels=16' in options else 64)
+        teacher = config.endswith('sdc-target-network_r2plus1d-tiny_synthetic.py')
+        wide = 'model.backbone.base_channels=16' in options or teacher
+        assert width == (128 if wide else 64)
+        assert (getattr(model, 'target_backbones', None) is not None) == teacher
         # the label rows train the dynamic half on the motion labels
         labels = config.endswith('sdc-label-targets_r2plus1d-tiny_synthetic.py')
         assert (cfg.model.align_head.type == 'LabelTargetAlignHead') == labels
         assert cfg.train_dataloader.dataset.ann_file.endswith(
             'train_dynamic.txt' if labels else 'train_action.txt')
         mlp = config.endswith('sdc-mlp-sigma_r2plus1d-tiny_synthetic.py')
-        assert isinstance(model.align_head.projections['clip'], torch.nn.Sequential) == mlp
+        assert isinstance(model.align_head.projections['clip'],
+                          torch.nn.Sequential) == (mlp or teacher)
 
 
 @pytest.fixture(scope='module')
