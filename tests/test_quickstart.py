@@ -9,8 +9,9 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from sdc_mmaction.apis.quickstart import (FEATURES, PRETRAIN_CONFIG, check_claims,
-                                          pretrain_sampling, run_quickstart, trained_config)
+from sdc_mmaction.apis.quickstart import (FEATURES, PRETRAIN_CONFIG, VIEW_FEATURES,
+                                          check_claims, pretrain_sampling, run_quickstart,
+                                          trained_config)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -151,7 +152,7 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
         probes = report[model]['probes']
         assert list(probes) == ['action', 'static', 'dynamic', 'motion']
         for row in probes.values():
-            assert list(row) == list(FEATURES)
+            assert list(row) == list(FEATURES + VIEW_FEATURES)
             assert all(0.0 <= acc <= 1.0 for acc in row.values())
         assert list(report[model]['retrieval']) == ['R@1', 'R@5', 'R@10']
         # the outcomes behind the paired tests agree with the accuracies
@@ -181,6 +182,10 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
     table = open(osp.join(work_dir, 'results.md')).read()
     assert '| SDC | action |' in table and '| random | motion |' in table
     assert '| SDC | q_v_d |' in table and '| random | q_v_s |' in table
+    views_table = table.split("## The static frame's and the frame difference's own")[1]
+    assert '| model | labels | s | q_s | d | q_d |' in views_table
+    scene_d = report['sdc']['probes']['static']['d']
+    assert f'{100 * scene_d:.1f} |' in views_table.split('| SDC | static |')[1].split('\n')[0]
 
     # a second run reuses the dataset and the checkpoint, and gives the same numbers
     again = run_quickstart(work_dir, preset='smoke', figures=False)

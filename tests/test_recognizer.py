@@ -157,6 +157,33 @@ def test_clip_only_inputs_agree():
         assert torch.allclose(clip5[name], full[name], atol=1e-5), name
 
 
+def test_features_of_views_derived_from_the_clip():
+    """derive_views adds s and d (from the data preprocessor) to a clip-only batch: each
+    goes through the backbone and its own projection and prototypes, and the clip's
+    outputs do not change."""
+    model = build(data_preprocessor=dict(type='ConceptDataPreprocessor', diff_std=8.0))
+    model.eval()
+    clip = batch(n=2)[:, 0]
+    with torch.no_grad():
+        plain = model.features(clip)
+        out = model.features(clip, derive_views=True)
+        views = model.data_preprocessor.views_from_clip(clip)
+        d_alone = model.features(views['diff'])['v']  # a 7-frame clip through the backbone
+        s_alone = model.features(views['static'])['v']
+        codes = model.align_head(dict(static=s_alone, diff=d_alone))
+    for name, value in plain.items():
+        assert torch.allclose(out[name], value, atol=1e-5), name
+    assert torch.allclose(out['d'], d_alone, atol=1e-5)
+    assert torch.allclose(out['s'], s_alone, atol=1e-5)
+    assert torch.allclose(out['q_d'], codes['diff'], atol=1e-5)
+    assert torch.allclose(out['q_s'], codes['static'], atol=1e-5)
+    assert out['q_d'].shape == (2, KD) and out['F_d'].shape == (2, KD, CHANNELS)
+    assert not torch.allclose(out['d'], out['v'], atol=1e-3)
+    # a preprocessor that cannot derive the views is named
+    with pytest.raises(TypeError, match='BaseDataPreprocessor cannot derive'):
+        build().eval().features(clip, derive_views=True)
+
+
 def test_view_order_comes_from_the_data_samples():
     model = build().eval()
     x = batch(n=2)

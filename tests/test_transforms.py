@@ -420,6 +420,28 @@ def test_preprocessor_normalises_each_view_by_its_kind():
     torch.testing.assert_close(x[2], x[0] - x[1], rtol=1e-5, atol=1e-5)
 
 
+def test_views_derived_from_a_clip_match_the_training_views():
+    """The static frame and the differences derived from a normalised clip equal what
+    the training path gives for the same frames (FrameDifference's d normalised by
+    diff_std), for the differences that lie inside the clip."""
+    mean, std, diff_std = [100.0, 110.0, 120.0], [50.0, 60.0, 70.0], [8.0, 9.0, 10.0]
+    pre = MODELS.build(dict(type='ConceptDataPreprocessor', mean=mean, std=std,
+                            diff_std=diff_std))
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.rand(3, 6, 4, 5, generator=gen) * 255  # x[0] .. x[T], T = 5
+    clip, diff = frames[:, 1:], frames[:, 1:] - frames[:, :-1]
+    static = clip[:, 2:3].expand_as(clip)
+    train = pre(dict(inputs=[torch.stack([clip, static, diff])],
+                     data_samples=[views_sample(('clip', 'static', 'diff'))]))['inputs'][0]
+    derived = pre.views_from_clip(train[:1])  # (M=1, C, T, H, W)
+    assert derived['diff'].shape == (1, 3, 4, 4, 5)
+    # d[0] = x[1] - x[0] needs the frame before the clip; the other four are derived
+    torch.testing.assert_close(derived['diff'][0], train[2][:, 1:], rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(derived['static'][0], train[1])
+    with pytest.raises(ValueError, match=r'T >= 2, got \(1, 3, 1, 4, 5\)'):
+        pre.views_from_clip(train[:1, :, :1])
+
+
 def test_preprocessor_view_order_comes_from_the_samples():
     pre = MODELS.build(dict(type='ConceptDataPreprocessor', mean=[0, 0, 0], std=[2, 2, 2],
                             diff_std=1))

@@ -38,6 +38,9 @@ TABLE_FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
 #: output name -> the paper's symbol
 PAPER_SYMBOLS = OrderedDict(v='v', q_v='q_v', q_v_s='q_v^s', q_v_d='q_v^d', F_v='F_v',
                             F_v_s='F_v^s', F_v_d='F_v^d')
+#: features of the static frame and the frame difference that an analysis of clips gets
+#: from views derived from each clip (``ConceptDataPreprocessor.views_from_clip``)
+DERIVED_VIEW_FEATURES = ('s', 'q_s', 'F_s', 'd', 'q_d', 'F_d')
 #: below this many (samples x channels x classes), linear probes run on one thread
 _SMALL_PROBLEM = 2_000_000
 #: local features and the codes that rank their concepts
@@ -312,7 +315,9 @@ def extract_concept_features(model: torch.nn.Module,
             :func:`~sdc_mmaction.apis.feature_extraction.build_model`); with
             ``features=('v',)`` any recognizer with a backbone works.
         ann_file (str): MMAction2 video list. data_prefix (str): its video folder.
-        features, top_ratio: see :func:`concept_table_features`.
+        features, top_ratio: see :func:`concept_table_features`. Names of
+            :data:`DERIVED_VIEW_FEATURES` (the static frame's and the frame difference's
+            own features and codes) are computed from views derived from each clip.
         clip_len, frame_interval, num_clips, resize, crop_size: clip sampling.
 
     Returns:
@@ -325,8 +330,9 @@ def extract_concept_features(model: torch.nn.Module,
     def transform(outputs):
         return concept_table_features(outputs, top_ratio, features)
 
+    derive_views = any(name in DERIVED_VIEW_FEATURES for name in features)
     return extract_video_features(model, loader, clip_transform=transform,
-                                  progress=progress, desc=desc)
+                                  progress=progress, desc=desc, derive_views=derive_views)
 
 
 def concept_analysis(config: str,
@@ -419,7 +425,8 @@ def _write(path: str, text: str) -> None:
 
 
 __all__ = [
-    'TABLE_FEATURES', 'PAPER_SYMBOLS', 'num_top_concepts', 'top_concept_average',
+    'TABLE_FEATURES', 'DERIVED_VIEW_FEATURES', 'PAPER_SYMBOLS', 'num_top_concepts',
+    'top_concept_average',
     'concept_table_features', 'extract_concept_features', 'linear_probe', 'probe_features',
     'format_markdown', 'read_video_labels', 'labels_for_videos', 'concept_analysis'
 ]

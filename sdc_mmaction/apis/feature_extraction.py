@@ -178,14 +178,22 @@ def _is_concept_model(model: torch.nn.Module) -> bool:
     return callable(getattr(model, 'features', None)) and hasattr(model, 'align_head')
 
 
-def clip_features(model: torch.nn.Module, clips: Tensor) -> Dict[str, Tensor]:
-    """Per-clip features of normalised clips (M, C, T, H, W); see the module docstring."""
+def clip_features(model: torch.nn.Module, clips: Tensor,
+                  derive_views: bool = False) -> Dict[str, Tensor]:
+    """Per-clip features of normalised clips (M, C, T, H, W); see the module docstring.
+
+    ``derive_views`` (concept models only): also the features of the static frame and
+    the frame difference derived from each clip (``s``, ``q_s``, ``d``, ``q_d``, ...)."""
     if _is_concept_model(model):
-        out = model.features(clips)
+        out = model.features(clips, derive_views=True) if derive_views else \
+            model.features(clips)
         if not isinstance(out, dict):
             raise TypeError(f'{type(model).__name__}.features returned '
                             f'{type(out).__name__}, expected a dict of tensors')
         return out
+    if derive_views:
+        raise TypeError(f'a {type(model).__name__} has no static frame or frame difference '
+                        'views to derive (derive_views needs a concept model)')
     if not hasattr(model, 'backbone'):
         raise TypeError(f'cannot extract features from a {type(model).__name__}: it has '
                         'neither features() nor a backbone')
@@ -218,7 +226,8 @@ def extract_video_features(model: torch.nn.Module,
                            clip_transform: Optional[ClipTransform] = None,
                            names: Optional[Sequence[str]] = None,
                            progress: bool = True,
-                           desc: str = 'features'
+                           desc: str = 'features',
+                           derive_views: bool = False
                            ) -> Tuple[Dict[str, Tensor], Tensor, List[str]]:
     """Average per-clip features over each video's clips, for every video of a loader.
 
@@ -232,6 +241,7 @@ def extract_video_features(model: torch.nn.Module,
             missing names raise a KeyError.
         progress (bool): show a tqdm progress bar. Defaults to True.
         desc (str): the progress bar's label.
+        derive_views (bool): see :func:`clip_features`. Defaults to False.
 
     Returns:
         (features, labels, filenames): ``features[name]`` (num_videos, D) float32 on CPU,
@@ -245,7 +255,7 @@ def extract_video_features(model: torch.nn.Module,
     filenames: List[str] = []
     for data_batch in tqdm(dataloader, desc=desc, disable=not progress, unit='batch'):
         clips, num_clips = _normalised_clips(model, data_batch)
-        out = clip_features(model, clips)
+        out = clip_features(model, clips, derive_views=derive_views)
         if clip_transform is not None:
             out = clip_transform(out)
         else:

@@ -14,6 +14,9 @@ Steps (each reuses the library piece a user would run by hand):
    - linear probes on the action, static (scene) and dynamic (motion) labels, and on the
      motion-only variant,
    - nearest-neighbour retrieval of ``v`` (val videos query the training videos);
+   the same probes of the static frame's and the frame difference's own features and
+   codes (``s``, ``q_s``, ``d``, ``q_d``, from views derived from each clip) are reported
+   beside them;
 5. pictures: concept attention maps, per-class code similarity, loss curves;
 6. one results table (``results.md``/``results.json``), how sharply the clip's static and
    dynamic codes still group the training videos and by which factor, and the checks of
@@ -77,6 +80,10 @@ RUN_RECORD = 'quickstart_pretrain.json'
 SCENE_LABELS = OrderedDict(action='action', static='static', dynamic='dynamic')
 #: features probed (Table 3 of the paper)
 FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
+#: the static frame's and the frame difference's own features, from views derived from
+#: each clip: whether the views that give the clip's two halves their targets are
+#: themselves decoupled (reported beside the table, not part of the checks)
+VIEW_FEATURES = ('s', 'q_s', 'd', 'q_d')
 #: the concept features the decoupling checks compare, and the label sets they use
 CONCEPT_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
 DECOUPLING_LABELS = ('static', 'dynamic', 'motion')
@@ -213,7 +220,8 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
         for split in ('train', 'val'):
             first = next(iter(stems.values()))
             feats, _, files = extract_concept_features(
-                model, osp.join(ann, f'{split}_{first}.txt'), videos, features=FEATURES,
+                model, osp.join(ann, f'{split}_{first}.txt'), videos,
+                features=FEATURES + VIEW_FEATURES,
                 **sampling, num_clips=num_clips, resize=None,
                 crop_size=size, batch_size=8, desc=f'{desc} {variant}/{split}')
             labels = OrderedDict(
@@ -355,6 +363,16 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
         for label, row in res['probes'].items():
             lines.append(f'| {name} | {label} | ' +
                          ' | '.join(f'{100 * row[f]:.1f}' for f in FEATURES) + ' |')
+    lines += ['', "## The static frame's and the frame difference's own features", '',
+              'Probed as above, from views derived from each clip: s repeats its centre '
+              'frame, d holds the differences of its adjacent frames. Their codes are where '
+              "the clip's static and dynamic halves take their Sinkhorn targets from.", '',
+              '| model | labels | ' + ' | '.join(VIEW_FEATURES) + ' |',
+              '|---|---|' + '---|' * len(VIEW_FEATURES)]
+    for name, res in (('SDC', sdc), ('random', random)):
+        for label, row in res['probes'].items():
+            lines.append(f'| {name} | {label} | ' +
+                         ' | '.join(f'{100 * row[f]:.1f}' for f in VIEW_FEATURES) + ' |')
     keys = list(sdc['retrieval'])
     lines += ['', '## Retrieval of v, action label (val videos query the training videos)',
               '', '| model | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]

@@ -158,5 +158,35 @@ class ConceptDataPreprocessor(BaseDataPreprocessor):
             batch = (batch - mean) / std
         return dict(inputs=batch, data_samples=data_samples)
 
+    def views_from_clip(self, clip: torch.Tensor) -> dict:
+        """The static frame and the frame difference of clips already normalised here.
+
+        For analyses of clip-only batches (feature extraction), which have no ``s`` or
+        ``d`` of their own. ``static`` repeats each clip's centre frame (the deterministic
+        choice for evaluation); ``diff`` holds the T - 1 differences of adjacent frames,
+        rescaled from the RGB normalisation to this preprocessor's ``diff_std``, so that
+        each frame of it equals what ``FrameDifference`` and this preprocessor give for the
+        same two frames. It has no first difference: that would need the frame before the
+        clip.
+
+        Args:
+            clip (Tensor): (M, C, T, H, W), T >= 2, normalised as RGB by :meth:`forward`.
+
+        Returns:
+            dict: ``static`` (M, C, T, H, W) and ``diff`` (M, C, T - 1, H, W).
+        """
+        if clip.dim() != 5 or clip.shape[2] < 2:
+            raise ValueError('ConceptDataPreprocessor.views_from_clip: expected clips '
+                             f'(M, C, T, H, W) with T >= 2, got {tuple(clip.shape)}')
+        channels = clip.shape[1]
+        shape = (1, channels, 1, 1, 1)
+        std = self._channel_vector(self.std, channels, 'std').view(shape)
+        diff_std = self._channel_vector(self.diff_std, channels, 'diff_std').view(shape)
+        # (x[t+1] - mean) / std - (x[t] - mean) / std = (x[t+1] - x[t]) / std
+        diff = (clip[:, :, 1:] - clip[:, :, :-1]) * (std / diff_std)
+        centre = clip.shape[2] // 2
+        static = clip[:, :, centre:centre + 1].expand_as(clip).contiguous()
+        return dict(static=static, diff=diff)
+
 
 __all__ = ['ConceptDataPreprocessor']

@@ -31,6 +31,14 @@ def _concept_counts(head: nn.Module) -> Tuple[Optional[int], Optional[int]]:
     return num_static, num_dynamic
 
 
+def _same_shape_groups(views: Dict[str, Tensor]) -> List[Dict[str, Tensor]]:
+    """Split views into groups of one shape (each can be stacked), in view order."""
+    groups: Dict[tuple, Dict[str, Tensor]] = {}
+    for name, view in views.items():
+        groups.setdefault(tuple(view.shape), {})[name] = view
+    return list(groups.values())
+
+
 @MODELS.register_module()
 class ConceptPretrainRecognizer(BaseModel):
     """Static and dynamic concept pre-training (SDC, Eq. 2 and 11).
@@ -416,10 +424,28 @@ class ConceptPretrainRecognizer(BaseModel):
             losses.update(contrast_losses)
         return losses
 
-    def features(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
-        """The features the analyses use (see the class docstring for the names)."""
+    def features(self, inputs: Tensor, data_samples=None,
+                 derive_views: bool = False) -> Dict[str, Tensor]:
+        """The features the analyses use (see the class docstring for the names).
+
+        ``derive_views=True`` adds, to a clip-only batch, the static frame and the frame
+        difference that the data preprocessor derives from the clip
+        (``ConceptDataPreprocessor.views_from_clip``), so that ``s``, ``d`` and their
+        codes and local features come out too.
+        """
         views, num_clips = self.split_views(inputs, data_samples)
-        pooled, feature_maps = self.extract_feat(views)
+        if derive_views and list(views) == ['clip']:
+            derive = getattr(self.data_preprocessor, 'views_from_clip', None)
+            if derive is None:
+                raise TypeError(f'{type(self.data_preprocessor).__name__} cannot derive the '
+                                'static frame and the frame difference from a clip (it has '
+                                'no views_from_clip)')
+            views.update(derive(views['clip']))
+        pooled, feature_maps = {}, {}
+        for group in _same_shape_groups(views):  # derived d has one frame fewer than v
+            group_pooled, group_maps = self.extract_feat(group)
+            pooled.update(group_pooled)
+            feature_maps.update(group_maps)
         codes = self.align_head(pooled)
         out: Dict[str, Tensor] = {}
         for view in views:
