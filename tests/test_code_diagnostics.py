@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sdc_mmaction.apis.code_diagnostics import (code_assignment_stats,
+                                                factor_variance_share,
                                                 normalized_mutual_information)
 
 
@@ -83,3 +84,47 @@ def test_code_assignment_stats_rejects_bad_input():
         code_assignment_stats(torch.zeros(3, 2), labels)
     with pytest.raises(ValueError, match=r'\(N, K\) with N >= 2'):
         code_assignment_stats(torch.zeros(1, 2), dict())
+
+
+def _reference_share(rows, labels):
+    """Between-class over total sum of squares, with plain Python loops."""
+    dims = range(len(rows[0]))
+    mean = [sum(r[d] for r in rows) / len(rows) for d in dims]
+    total = sum((r[d] - mean[d]) ** 2 for r in rows for d in dims)
+    between = 0.0
+    for c in set(labels):
+        members = [r for r, y in zip(rows, labels) if y == c]
+        class_mean = [sum(r[d] for r in members) / len(members) for d in dims]
+        between += len(members) * sum((class_mean[d] - mean[d]) ** 2 for d in dims)
+    return between / total
+
+
+def test_factor_variance_share_matches_a_direct_sum():
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (40, ), generator=gen)
+    # a class-dependent shift in two of five dimensions, plus noise; uneven classes
+    features = torch.randn(40, 5, generator=gen)
+    features[:, :2] += 3 * labels[:, None].float()
+    got = factor_variance_share(features, labels)
+    assert got == pytest.approx(_reference_share(features.tolist(), labels.tolist()),
+                                rel=1e-9)
+    assert 0.5 < got < 1.0
+    # exactly 1 without noise within classes, about (C - 1) / (N - 1) without a shift
+    assert factor_variance_share(labels[:, None].float() * torch.ones(1, 3), labels) == \
+        pytest.approx(1.0)
+    chance = [factor_variance_share(torch.randn(40, 5, generator=gen), labels)
+              for _ in range(200)]
+    assert sum(chance) / len(chance) == pytest.approx(3 / 39, rel=0.25)
+
+
+def test_factor_variance_share_errors_name_the_problem():
+    with pytest.raises(ValueError, match=r'\(N, D\) with N >= 2'):
+        factor_variance_share(torch.zeros(1, 3), torch.zeros(1, dtype=torch.long))
+    with pytest.raises(ValueError, match='NaN or Inf'):
+        factor_variance_share(torch.tensor([[0.0], [float('nan')]]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match='same for every row'):
+        factor_variance_share(torch.ones(4, 2), torch.tensor([0, 0, 1, 1]))
+    with pytest.raises(TypeError, match='labels must be integers'):
+        factor_variance_share(torch.randn(4, 2), torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r'expected 4 integer labels'):
+        factor_variance_share(torch.randn(4, 2), torch.tensor([0, 1]))

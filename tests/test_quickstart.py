@@ -182,6 +182,16 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
     table = open(osp.join(work_dir, 'results.md')).read()
     assert '| SDC | action |' in table and '| random | motion |' in table
     assert '| SDC | q_v_d |' in table and '| random | q_v_s |' in table
+    for model in ('sdc', 'random'):
+        shares = report[model]['variance']
+        assert list(shares) == ['v', 'q_v_s', 'q_v_d', 'F_v_s', 'F_v_d', 's', 'q_s', 'd',
+                                'q_d', 'chance']
+        assert all(0.0 <= x <= 1.0 for row in shares.values() for x in row.values())
+    # smoke: 2 scenes, 3 training videos per (scene, motion) pair
+    assert report['sdc']['variance']['chance'] == dict(static=1 / 11, dynamic=1 / 11)
+    share = report['sdc']['variance']['q_v_d']
+    assert f'| SDC | {100 * report["sdc"]["variance"]["v"]["static"]:.1f} / ' in table
+    assert f'{100 * share["static"]:.1f} / {100 * share["dynamic"]:.1f}' in table
     views_table = table.split("## The static frame's and the frame difference's own")[1]
     assert '| model | labels | s | q_s | d | q_d |' in views_table
     scene_d = report['sdc']['probes']['static']['d']

@@ -5,6 +5,9 @@ videos. When a view's codes become the same for every video, its targets become 
 the cross-entropy settles at ``ln K`` per term and nothing is learned from it any more.
 :func:`code_assignment_stats` measures that on a set of codes (e.g. ``q_v^d`` of the
 training videos), and says which known factor the assignments follow, if any.
+:func:`factor_variance_share` says how much of a feature's spread one factor accounts
+for, which a linear probe cannot: a probe reads a factor that moves a feature by little
+but consistently as well as one that dominates it.
 """
 import math
 from collections import OrderedDict
@@ -95,3 +98,39 @@ def code_assignment_stats(codes: Tensor,
                                codes.shape[0])
         stats[f'nmi_{name}'] = normalized_mutual_information(strongest, values)
     return stats
+
+
+def factor_variance_share(features: Tensor, labels: Tensor) -> float:
+    """Share of the features' total variance that the label's class means account for.
+
+    ``sum_c n_c ||mean_c - mean||^2 / sum_i ||x_i - mean||^2`` over the rows (videos),
+    summed over dimensions, in [0, 1] (eta squared of a one-way analysis of variance,
+    pooled over dimensions): 1 when the features are constant within each class, near 0
+    when the class means coincide. With C classes and N rows, features unrelated to the
+    label give about ``(C - 1) / (N - 1)`` by chance alone.
+
+    Args:
+        features: ``(N, D)`` features of N videos (e.g. ``q_v^d``).
+        labels: ``(N,)`` integer labels of the same videos (e.g. their scenes).
+
+    Returns:
+        float: the share.
+    """
+    if features.dim() != 2 or features.shape[0] < 2:
+        raise ValueError('factor_variance_share: features must be (N, D) with N >= 2, got '
+                         f'{tuple(features.shape)}')
+    if not torch.isfinite(features).all():
+        raise ValueError('factor_variance_share: features contain NaN or Inf')
+    labels = _check_labels('factor_variance_share: labels', labels, features.shape[0])
+    centred = features.detach().double()
+    centred = centred - centred.mean(dim=0)
+    total = centred.pow(2).sum()
+    if total == 0:
+        raise ValueError('factor_variance_share: the features are the same for every row, '
+                         'so no share of their variance can be given')
+    _, groups = torch.unique(labels, return_inverse=True)
+    counts = torch.bincount(groups).double()
+    sums = torch.zeros(len(counts), centred.shape[1], dtype=torch.float64)
+    sums.index_add_(0, groups, centred)
+    between = (sums.pow(2).sum(dim=1) / counts).sum()  # sum_c n_c ||mean_c - mean||^2
+    return float(between / total)

@@ -16,7 +16,8 @@ Steps (each reuses the library piece a user would run by hand):
    - nearest-neighbour retrieval of ``v`` (val videos query the training videos);
    the same probes of the static frame's and the frame difference's own features and
    codes (``s``, ``q_s``, ``d``, ``q_d``, from views derived from each clip) are reported
-   beside them;
+   beside them, and for each feature the share of its variance over the training videos
+   that the scene and the motion account for;
 5. pictures: concept attention maps, per-class code similarity, loss curves;
 6. one results table (``results.md``/``results.json``), how sharply the clip's static and
    dynamic codes still group the training videos and by which factor, and the checks of
@@ -87,6 +88,8 @@ VIEW_FEATURES = ('s', 'q_s', 'd', 'q_d')
 #: the concept features the decoupling checks compare, and the label sets they use
 CONCEPT_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
 DECOUPLING_LABELS = ('static', 'dynamic', 'motion')
+#: features whose variance the results split by factor (scene, motion)
+VARIANCE_FEATURES = ('v', 'q_v_s', 'q_v_d', 'F_v_s', 'F_v_d') + VIEW_FEATURES
 #: codes whose Sinkhorn assignments the results describe (collapse diagnostics)
 CODE_DIAGNOSTICS = ('q_v_s', 'q_v_d')
 
@@ -256,6 +259,7 @@ def evaluate(extracted: Mapping) -> dict:
                                  train_labels['action'], topk=(1, 5, 10))
     return dict(probes=results, retrieval=retrieval,
                 codes=describe_codes(train_feats, train_labels, extracted['model']),
+                variance=variance_shares(train_feats, train_labels),
                 action_v_correct=outcomes['action']['v'],
                 concept_correct=OrderedDict(
                     (labels, OrderedDict((f, outcomes[labels][f]) for f in CONCEPT_FEATURES))
@@ -275,6 +279,24 @@ def describe_codes(features: Mapping, labels: Mapping, model) -> 'OrderedDict[st
                                      epsilon=head.sinkhorn_epsilon,
                                      num_iters=head.sinkhorn_iterations))
         for name in CODE_DIAGNOSTICS)
+
+
+def variance_shares(features: Mapping, labels: Mapping) -> 'OrderedDict[str, dict]':
+    """For each of :data:`VARIANCE_FEATURES`, the share of its variance over the given
+    videos that the scene (``static``) and the motion (``dynamic``) account for
+    (:func:`~sdc_mmaction.apis.code_diagnostics.factor_variance_share`), and ``chance``:
+    what a feature unrelated to each factor gets, ``(C - 1) / (N - 1)``."""
+    from .code_diagnostics import factor_variance_share
+
+    factors = ('static', 'dynamic')
+    shares = OrderedDict(
+        (name, OrderedDict((factor, factor_variance_share(features[name], labels[factor]))
+                           for factor in factors))
+        for name in VARIANCE_FEATURES)
+    shares['chance'] = OrderedDict(
+        (factor, (len(torch.unique(labels[factor])) - 1) / (len(labels[factor]) - 1))
+        for factor in factors)
+    return shares
 
 
 def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
@@ -391,6 +413,20 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
                          f'{stats["target_entropy"]:.2f} ({stats["uniform_entropy"]:.2f}) | '
                          f'{stats["concepts_used"]:.0f} | {stats["nmi_static"]:.2f} | '
                          f'{stats["nmi_dynamic"]:.2f} |')
+    chance = sdc['variance']['chance']
+    lines += ['', "## What each feature's spread follows (training videos)", '',
+              "Share (%) of each feature's variance that the scene / the motion accounts "
+              'for (between-class over total sum of squares). A linear probe reads a '
+              'factor that moves a feature little but consistently; this says which '
+              'factor dominates it. Unrelated features get about '
+              f'{100 * chance["static"]:.1f} / {100 * chance["dynamic"]:.1f} by chance.',
+              '', '| model | ' + ' | '.join(VARIANCE_FEATURES) + ' |',
+              '|---|' + '---|' * len(VARIANCE_FEATURES)]
+    for name, res in (('SDC', sdc), ('random', random)):
+        shares = res['variance']
+        lines.append(f'| {name} | ' + ' | '.join(
+            f'{100 * shares[f]["static"]:.1f} / {100 * shares[f]["dynamic"]:.1f}'
+            for f in VARIANCE_FEATURES) + ' |')
     lines += ['', '## Checks', '']
     for name, check in checks.items():
         lines.append(f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}')
