@@ -56,7 +56,7 @@ def test_target_network_config_runs_a_step():
     assert hooks['LocalLossWarmupHook']['warmup_epochs'] >= 1000  # L_loc off
     # the static half held down for the first half of the run
     assert hooks['StaticHalfWarmupHook'] == dict(type='StaticHalfWarmupHook',
-                                                 warmup_epochs=20, warmup_weight=0.1)
+                                                 warmup_epochs=20, warmup_weight=0.3)
     assert cfg.train_cfg.max_epochs == 40 and cfg.param_scheduler[0].T_max == 40
     init_default_scope('mmaction')
     torch.manual_seed(0)

@@ -378,23 +378,22 @@ def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDic
 
 def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
     """The one results table (markdown), retrieval and the checks."""
-    lines = ['## Linear probe, top-1 (%) on the val videos', '',
-             '| model | labels | ' + ' | '.join(FEATURES) + ' |',
-             '|---|---|' + '---|' * len(FEATURES)]
-    for name, res in (('SDC', sdc), ('random', random)):
-        for label, row in res['probes'].items():
-            lines.append(f'| {name} | {label} | ' +
-                         ' | '.join(f'{100 * row[f]:.1f}' for f in FEATURES) + ' |')
+
+    def probe_table(features):
+        rows = ['| model | labels | ' + ' | '.join(features) + ' |',
+                '|---|---|' + '---|' * len(features)]
+        for name, res in (('SDC', sdc), ('random', random)):
+            for label, row in res['probes'].items():
+                rows.append(f'| {name} | {label} | ' +
+                            ' | '.join(f'{100 * row[f]:.1f}' for f in features) + ' |')
+        return rows
+
+    lines = ['## Linear probe, top-1 (%) on the val videos', '', *probe_table(FEATURES)]
     lines += ['', "## The static frame's and the frame difference's own features", '',
               'Probed as above, from views derived from each clip: s repeats its centre '
               'frame, d holds the differences of its adjacent frames. Their codes are where '
               "the clip's static and dynamic halves take their Sinkhorn targets from.", '',
-              '| model | labels | ' + ' | '.join(VIEW_FEATURES) + ' |',
-              '|---|---|' + '---|' * len(VIEW_FEATURES)]
-    for name, res in (('SDC', sdc), ('random', random)):
-        for label, row in res['probes'].items():
-            lines.append(f'| {name} | {label} | ' +
-                         ' | '.join(f'{100 * row[f]:.1f}' for f in VIEW_FEATURES) + ' |')
+              *probe_table(VIEW_FEATURES)]
     keys = list(sdc['retrieval'])
     lines += ['', '## Retrieval of v, action label (val videos query the training videos)',
               '', '| model | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
