@@ -178,6 +178,33 @@ def test_align_head_weights_each_half_and_logs_them_unweighted():
         build_align(dynamic_half_weight='1')
 
 
+def test_align_head_can_keep_the_fidelity_gradient_off_the_dynamic_clip_codes():
+    """Same losses either way; without the option L_fid's gradient reaches every code of
+    the clip, with it none reaches q_v^d (and L_fid still reaches q_v^s and the other
+    views' codes)."""
+    pooled = pooled_features()
+    grads = {}
+    for through in (True, False):
+        torch.manual_seed(0)
+        head = build_align(fidelity_through_dynamic_clip_codes=through)
+        codes = {v: c.detach().requires_grad_(True) for v, c in head(pooled).items()}
+        losses = head.loss(pooled, codes)
+        grads[through] = torch.autograd.grad(losses['loss_fid'], list(codes.values()))
+        if through:
+            reference = losses
+        for name in ('loss_aln', 'loss_fid', 'loss_div'):
+            torch.testing.assert_close(losses[name], reference[name])
+    clip_paper, static_paper, diff_paper = grads[True]
+    clip, static, diff = grads[False]
+    assert clip_paper[:, KS:].abs().sum() > 0
+    assert torch.count_nonzero(clip[:, KS:]) == 0
+    torch.testing.assert_close(clip[:, :KS], clip_paper[:, :KS])
+    torch.testing.assert_close(static, static_paper)
+    torch.testing.assert_close(diff, diff_paper)
+    with pytest.raises(ValueError, match='fidelity_through_dynamic_clip_codes'):
+        build_align(fidelity_through_dynamic_clip_codes='no')
+
+
 def test_align_head_target_codes():
     """A target network's features: codes without gradient and without touching sigma's
     BatchNorm statistics; the loss solves that view's targets from them and queues them."""

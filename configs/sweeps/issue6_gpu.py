@@ -13,8 +13,9 @@
 #     over the long schedule, with L_loc on as the paper has it;
 #  4. outside the paper, the moving-average teacher of the frame difference's targets
 #     ("teacher": configs/diagnostics/sdc-target-network_r2plus1d-tiny_synthetic.py), which
-#     on the CPU got the dynamic half learning over 960 iterations but held the static half
-#     on one seed of three: whether three times as long holds both, on the same three seeds.
+#     on the CPU got the dynamic half learning over 960 iterations, and with the static half
+#     at 0.3 in its warm-up held both halves on three seeds of three, though a probe still
+#     read the scene from q_v^d: whether three times as long lets it read the motion.
 # 17 runs: bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 17
 # Every run reads the quick start's default dataset (data seed 0) with batch 8.
 preset = 'default'

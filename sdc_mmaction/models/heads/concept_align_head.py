@@ -82,6 +82,12 @@ class ConceptAlignHead(BaseModule):
         diversity_weight (float): gamma of Eq. 11. Default 0.01.
         fidelity_hidden_channels (int, optional): hidden width of each decoder ``g``;
             default C.
+        fidelity_through_dynamic_clip_codes (bool): whether Eq. 6's gradient reaches the
+            clip's dynamic codes ``q_v^d``. True (default) is the paper. Not in the paper:
+            False still reconstructs ``v`` from all of ``q_v`` but detaches ``q_v^d`` in
+            that reconstruction, so ``L_fid`` cannot write the scene, which dominates ``v``,
+            into the dynamic codes where Eq. 4's softmax does not look (a shift shared by
+            all of them); docs/quickstart.md, "Eighth round".
         queue_length (int): rows of past codes kept per view for Sinkhorn (0, the default,
             turns the queue off). See "Score queue" below.
         queue_start_epoch (int): first epoch (0-based, as ``runner.epoch``) at which the
@@ -135,6 +141,7 @@ class ConceptAlignHead(BaseModule):
                  fidelity_weight: float = 1.0,
                  diversity_weight: float = 0.01,
                  fidelity_hidden_channels: Optional[int] = None,
+                 fidelity_through_dynamic_clip_codes: bool = True,
                  queue_length: int = 0,
                  queue_start_epoch: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
@@ -159,6 +166,10 @@ class ConceptAlignHead(BaseModule):
             fidelity_hidden_channels = self.in_channels
         self.fidelity_hidden_channels = _check_positive_int('fidelity_hidden_channels',
                                                             fidelity_hidden_channels)
+        if not isinstance(fidelity_through_dynamic_clip_codes, bool):
+            raise ValueError(f'fidelity_through_dynamic_clip_codes must be True or False, '
+                             f'got {fidelity_through_dynamic_clip_codes!r}')
+        self.fidelity_through_dynamic_clip_codes = fidelity_through_dynamic_clip_codes
         if isinstance(queue_length, bool) or int(queue_length) != queue_length \
                 or queue_length < 0:
             raise ValueError(f'queue_length must be an integer >= 0, got {queue_length!r}')
@@ -292,7 +303,11 @@ class ConceptAlignHead(BaseModule):
     def _weighted_losses(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],
                          alignment: Tensor, aln_static: Tensor,
                          aln_dynamic: Tensor) -> Dict[str, Tensor]:
-        reconstructions = [self.decoders[view](codes[view]) for view in VIEW_NAMES]
+        decoded = codes
+        if not self.fidelity_through_dynamic_clip_codes:
+            clip, ks = codes['clip'], self.num_static_concepts
+            decoded = dict(codes, clip=torch.cat([clip[:, :ks], clip[:, ks:].detach()], 1))
+        reconstructions = [self.decoders[view](decoded[view]) for view in VIEW_NAMES]
         loss_fid = fidelity_loss(reconstructions, [pooled[view] for view in VIEW_NAMES])
         loss_div = diversity_loss([codes[view] for view in VIEW_NAMES])
         return dict(loss_aln=self.alignment_weight * alignment,
