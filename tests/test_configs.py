@@ -90,6 +90,7 @@ def check_sdc_settings(cfg, epochs, clip_len, size, concepts=50, top_k=5, warmup
     # Eq. 4 as written: both halves at weight 1, every target from the trained network
     assert model.align_head.get('static_half_weight', 1.0) == 1.0
     assert model.align_head.get('dynamic_half_weight', 1.0) == 1.0
+    assert model.align_head.get('fidelity_through_dynamic_clip_codes', True) is True
     assert model.get('target_momentum') is None
     assert cfg.train_cfg.max_epochs == epochs
     hooks = {h['type']: h for h in cfg.custom_hooks}
