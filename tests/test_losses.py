@@ -8,6 +8,7 @@ import torch
 
 from sdc_mmaction.models.losses import (concept_alignment_loss, concept_codes,
                                         concept_cross_attention, concept_margin_loss,
+                                        concept_predictions,
                                         diversity_loss, fidelity_loss, local_concept_loss,
                                         sinkhorn_knopp, swapped_prediction_loss, top_k_mask,
                                         valid_concept_mask)
@@ -158,6 +159,23 @@ def test_swapped_prediction_loss_matches_reference():
     scores, targets = rand_codes(5, 7, seed=11), torch.softmax(rand(5, 7, seed=12), 1)
     ours = swapped_prediction_loss(scores, targets, temperature=0.1)
     assert ours.item() == pytest.approx(ref_cross_entropy(scores, targets, 0.1), rel=1e-5)
+
+
+def test_concept_predictions_match_reference_and_ignore_a_shared_shift():
+    scores = rand_codes(4, 6, seed=13).numpy().astype(np.float64)
+    ours = concept_predictions(torch.from_numpy(scores), temperature=0.1)
+    expected = np.exp(scores / 0.1) / np.exp(scores / 0.1).sum(1, keepdims=True)
+    assert np.allclose(ours.numpy(), expected, atol=1e-6)
+    # what Eq. 4 cannot see: a shift shared by all of a sample's codes
+    shifted = torch.from_numpy(scores) + torch.tensor([[0.3], [-0.5], [0.0], [0.9]])
+    assert torch.allclose(concept_predictions(shifted, 0.1), ours, atol=1e-6)
+    # the temperature matters: a colder softmax is sharper
+    assert (concept_predictions(torch.from_numpy(scores), 0.05).max(1).values
+            >= ours.max(1).values - 1e-9).all()
+    with pytest.raises(ValueError, match='temperature must be positive'):
+        concept_predictions(torch.zeros(2, 3), 0)
+    with pytest.raises(ValueError, match=r'must be \(N, K\), got \(3,\)'):
+        concept_predictions(torch.zeros(3), 0.1)
 
 
 def test_concept_alignment_loss_matches_equation_4():

@@ -9,9 +9,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from sdc_mmaction.apis.quickstart import (FEATURES, PRETRAIN_CONFIG, VIEW_FEATURES,
-                                          check_claims, pretrain_sampling, run_quickstart,
-                                          trained_config)
+from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETRAIN_CONFIG,
+                                          VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
+                                          check_distributions, format_results,
+                                          pretrain_sampling, run_quickstart, trained_config)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -19,7 +20,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def _probes(action_v, static, dynamic, motion):
     """Probe results with every feature at ``static[f]`` etc. (defaults 0.5)."""
     def row(values):
-        return {f: values.get(f, 0.5) for f in FEATURES}
+        return {f: values.get(f, 0.5)
+                for f in FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES}
     return dict(probes=dict(action=row(dict(v=action_v)), static=row(static),
                             dynamic=row(dynamic), motion=row(motion)))
 
@@ -79,7 +81,8 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
 
 def _concept_correct(**rows):
     """``concept_correct`` with every probe wrong except the (label set, feature) given."""
-    correct = {labels: {f: [False] * 64 for f in ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')}
+    correct = {labels: {f: [False] * 64
+                        for f in ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d', 'p_v_s', 'p_v_d')}
                for labels in ('static', 'dynamic', 'motion')}
     for key, outcomes in rows.items():
         labels, feature = key.split('__')
@@ -145,6 +148,63 @@ def test_scene_and_motion_checks_pair_one_feature_over_two_label_sets():
     assert no_test['dynamic_features_know_the_motion']['passed']
 
 
+def _reportable(res):
+    """Hand-made results with the parts format_results prints besides the probes."""
+    shares = {f: dict(static=0.5, dynamic=0.5) for f in VARIANCE_FEATURES}
+    return dict(res, retrieval={}, codes={},
+                variance=dict(shares, chance=dict(static=0.1, dynamic=0.1)))
+
+
+def test_distribution_checks_ask_the_same_of_the_concept_distributions_only():
+    """``check_distributions`` judges p_v^s / p_v^d alone: decoupled distributions pass
+    while the paper's features fail the claims' checks, and distributions that read the
+    scene fail; the paired test is asked of them as of the claims."""
+    margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
+    random = _probes(0.3, {}, {}, {})
+    right, wrong, right_acc, wrong_acc = _pair(10, 40, 2, 12)  # 78.1 against 18.8
+    # the paper's features all read the scene; the distributions read their own factor
+    res = dict(_probes(0.5, dict(q_v_s=0.9, q_v_d=0.9, F_v_d=0.9, F_v_s=0.9,
+                                 p_v_s=right_acc, p_v_d=wrong_acc),
+                       dict(q_v_s=0.3, q_v_d=0.3, F_v_d=0.3, F_v_s=0.3,
+                            p_v_s=wrong_acc, p_v_d=right_acc),
+                       dict(q_v_s=0.5, q_v_d=0.3, F_v_d=0.3, F_v_s=0.5,
+                            p_v_s=wrong_acc, p_v_d=right_acc)),
+               concept_correct=_concept_correct(
+                   static__p_v_s=right, dynamic__p_v_s=wrong, dynamic__p_v_d=right,
+                   static__p_v_d=wrong, motion__p_v_d=right, motion__p_v_s=wrong))
+    claims, dists = check_claims(res, random, margins), check_distributions(res, margins)
+    assert not claims['dynamic_features_know_the_motion']['passed']
+    assert not claims['motion_only_dynamic_beats_static']['passed']
+    assert list(dists) == ['static_features_know_the_scene',
+                           'dynamic_features_know_the_motion',
+                           'motion_only_dynamic_beats_static']
+    assert all(c['passed'] for c in dists.values()), dists
+    assert 'SDC p_v_d: motion label vs scene label: 78.1 vs 18.8' in \
+        dists['dynamic_features_know_the_motion']['detail']
+    assert 'only the motion probe right on 40, only the scene probe on 2' in \
+        dists['dynamic_features_know_the_motion']['detail']
+    assert '(p_v_d vs p_v_s)' in dists['motion_only_dynamic_beats_static']['detail']
+    # a dynamic distribution that reads the scene fails, whatever the paper's features do
+    probes = res['probes']
+    scene_reading = dict(res, probes=dict(
+        probes, static=dict(probes['static'], p_v_d=right_acc),
+        dynamic=dict(probes['dynamic'], p_v_d=wrong_acc)),
+        concept_correct=_concept_correct(dynamic__p_v_d=wrong, static__p_v_d=right))
+    assert not check_distributions(scene_reading, margins)[
+        'dynamic_features_know_the_motion']['passed']
+    with pytest.raises(KeyError, match='concept_correct'):
+        check_distributions(_probes(0.5, {}, {}, {}), margins)
+    table = format_results(_reportable(res), _reportable(random), claims, dists)
+    claims_part, asked = table.split(
+        '## The decoupling checks asked of the concept distributions')
+    assert '- [x] dynamic_features_know_the_motion: SDC p_v_d' in asked
+    assert '- [ ] dynamic_features_know_the_motion: SDC' in claims_part
+    assert '| model | labels | p_v_s | p_v_d |' in claims_part
+    # without them (an older caller), no such section
+    assert 'asked of the concept distributions' not in format_results(
+        _reportable(res), _reportable(random), claims)
+
+
 def test_quickstart_smoke_runs_every_step(tmp_path):
     work_dir = str(tmp_path / 'qs')
     report = run_quickstart(work_dir, preset='smoke')
@@ -152,14 +212,14 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
         probes = report[model]['probes']
         assert list(probes) == ['action', 'static', 'dynamic', 'motion']
         for row in probes.values():
-            assert list(row) == list(FEATURES + VIEW_FEATURES)
+            assert list(row) == list(FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES)
             assert all(0.0 <= acc <= 1.0 for acc in row.values())
         assert list(report[model]['retrieval']) == ['R@1', 'R@5', 'R@10']
         # the outcomes behind the paired tests agree with the accuracies
         correct = report[model]['concept_correct']
         assert list(correct) == ['static', 'dynamic', 'motion']
         for labels, row in correct.items():
-            assert list(row) == ['q_v_s', 'q_v_d', 'F_v_s', 'F_v_d']
+            assert list(row) == ['q_v_s', 'q_v_d', 'F_v_s', 'F_v_d', 'p_v_s', 'p_v_d']
             for feature, outcomes in row.items():
                 assert probes[labels][feature] == pytest.approx(sum(outcomes) / len(outcomes))
         assert probes['action']['v'] == pytest.approx(
@@ -173,6 +233,7 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
     assert set(report['checks']) == {
         'beats_random_on_action', 'static_features_know_the_scene',
         'dynamic_features_know_the_motion', 'motion_only_dynamic_beats_static'}
+    assert list(report['distribution_checks']) == list(report['checks'])[1:]
     for name in ('attention', 'code_similarity', 'loss_curves'):
         with open(report['figures'][name], 'rb') as handle:
             assert handle.read(8) == b'\x89PNG\r\n\x1a\n'
@@ -184,8 +245,8 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
     assert '| SDC | q_v_d |' in table and '| random | q_v_s |' in table
     for model in ('sdc', 'random'):
         shares = report[model]['variance']
-        assert list(shares) == ['v', 'q_v_s', 'q_v_d', 'F_v_s', 'F_v_d', 's', 'q_s', 'd',
-                                'q_d', 'chance']
+        assert list(shares) == ['v', 'q_v_s', 'q_v_d', 'p_v_s', 'p_v_d', 'F_v_s', 'F_v_d',
+                                's', 'q_s', 'd', 'q_d', 'chance']
         assert all(0.0 <= x <= 1.0 for row in shares.values() for x in row.values())
     # smoke: 2 scenes, 3 training videos per (scene, motion) pair
     assert report['sdc']['variance']['chance'] == dict(static=1 / 11, dynamic=1 / 11)

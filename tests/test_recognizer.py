@@ -129,6 +129,7 @@ def test_tensor_mode_names_and_shapes():
     expected = {
         'v': (n, CHANNELS), 's': (n, CHANNELS), 'd': (n, CHANNELS),
         'q_v': (n, k), 'q_s': (n, KS), 'q_d': (n, KD), 'q_v_s': (n, KS), 'q_v_d': (n, KD),
+        'p_v_s': (n, KS), 'p_v_d': (n, KD),
         'F_v': (n, k, CHANNELS), 'F_s': (n, KS, CHANNELS), 'F_d': (n, KD, CHANNELS),
         'F_v_s': (n, KS, CHANNELS), 'F_v_d': (n, KD, CHANNELS),
         # 8 x 64 x 64 -> T' H' W' = 1 x 2 x 2
@@ -138,6 +139,11 @@ def test_tensor_mode_names_and_shapes():
     assert torch.equal(out['q_v_s'], out['q_v'][:, :KS])
     assert torch.equal(out['q_v_d'], out['q_v'][:, KS:])
     assert torch.equal(out['F_v_d'], out['F_v'][:, KS:])
+    # Eq. 4's predictions of each half, with the head's temperature, normalised per half
+    tau = model.align_head.temperature
+    for half, codes in (('s', out['q_v_s']), ('d', out['q_v_d'])):
+        expected_p = torch.exp(codes / tau) / torch.exp(codes / tau).sum(1, keepdim=True)
+        assert torch.allclose(out[f'p_v_{half}'], expected_p, atol=1e-6)
     # attention over the T' H' W' locations sums to one for every concept
     sums = out['attn_v'].flatten(2).sum(-1)
     assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
@@ -150,7 +156,8 @@ def test_clip_only_inputs_agree():
         full = model(x, None, mode='tensor')
         clip5 = model(x[:, 0], None, mode='tensor')
         clip6 = model(x[:, :1], None, mode='tensor')
-    assert set(clip5) == {'v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d', 'attn_v'}
+    assert set(clip5) == {'v', 'q_v', 'q_v_s', 'q_v_d', 'p_v_s', 'p_v_d', 'F_v', 'F_v_s',
+                          'F_v_d', 'attn_v'}
     for name in clip5:
         assert torch.allclose(clip5[name], clip6[name]), name
         # eval-mode BN: the clip's features do not depend on the other views

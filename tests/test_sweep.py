@@ -260,8 +260,11 @@ def test_device_script_runs_a_sweep_end_to_end(tmp_path, smoke_data):
     assert set(rows['evaluated']['checks']) == {
         'beats_random_on_action', 'static_features_know_the_scene',
         'dynamic_features_know_the_motion', 'motion_only_dynamic_beats_static'}
+    assert set(rows['evaluated']['distribution_checks']) == \
+        set(rows['evaluated']['checks']) - {'beats_random_on_action'}
     assert 0.0 <= rows['evaluated']['motion_only_v'] <= 1.0
-    assert '| train | finished | 6 |' in (out / 'summary.md').read_text()
+    summary = (out / 'summary.md').read_text()
+    assert '| train | finished | 6 |' in summary and summary.count(' of 3 |') == 1
     with tarfile.open(out / 'logs.tgz') as archive:
         names = archive.getnames()
     assert './train.log' in names and './evaluated/results.md' in names

@@ -16,13 +16,15 @@ Steps (each reuses the library piece a user would run by hand):
    - nearest-neighbour retrieval of ``v`` (val videos query the training videos);
    the same probes of the static frame's and the frame difference's own features and
    codes (``s``, ``q_s``, ``d``, ``q_d``, from views derived from each clip) are reported
-   beside them, and for each feature the share of its variance over the training videos
-   that the scene and the motion account for;
+   beside them, and so are the concept distributions that Eq. 4 predicts from the clip's
+   two halves (``p_v^s``, ``p_v^d``); for each feature, the share of its variance over the
+   training videos that the scene and the motion account for;
 5. pictures: concept attention maps, per-class code similarity, loss curves;
 6. one results table (``results.md``/``results.json``), how sharply the clip's static and
    dynamic codes still group the training videos and by which factor, and the checks of
    what SDC should show: it beats the random backbone on the action label, and its static
-   and dynamic features each predict their own factor better than the other one.
+   and dynamic features each predict their own factor better than the other one (the
+   decoupling checks asked of the concept distributions too, reported apart).
 """
 import json
 import os
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -85,11 +87,18 @@ FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
 #: each clip: whether the views that give the clip's two halves their targets are
 #: themselves decoupled (reported beside the table, not part of the checks)
 VIEW_FEATURES = ('s', 'q_s', 'd', 'q_d')
+#: the concept distributions that Eq. 4 predicts from the clip's two halves,
+#: softmax(q_v^s / tau) and softmax(q_v^d / tau): the part of the codes the alignment
+#: trains (no shift shared by all of a half's codes). Probed and checked beside the
+#: paper's features, in their own table and checks; the claims' checks use the paper's
+#: features only
+DISTRIBUTION_FEATURES = ('p_v_s', 'p_v_d')
 #: the concept features the decoupling checks compare, and the label sets they use
 CONCEPT_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
 DECOUPLING_LABELS = ('static', 'dynamic', 'motion')
 #: features whose variance the results split by factor (scene, motion)
-VARIANCE_FEATURES = ('v', 'q_v_s', 'q_v_d', 'F_v_s', 'F_v_d') + VIEW_FEATURES
+VARIANCE_FEATURES = ('v', 'q_v_s', 'q_v_d') + DISTRIBUTION_FEATURES + \
+    ('F_v_s', 'F_v_d') + VIEW_FEATURES
 #: codes whose Sinkhorn assignments the results describe (collapse diagnostics)
 CODE_DIAGNOSTICS = ('q_v_s', 'q_v_d')
 
@@ -224,7 +233,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
             first = next(iter(stems.values()))
             feats, _, files = extract_concept_features(
                 model, osp.join(ann, f'{split}_{first}.txt'), videos,
-                features=FEATURES + VIEW_FEATURES,
+                features=FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES,
                 **sampling, num_clips=num_clips, resize=None,
                 crop_size=size, batch_size=8, desc=f'{desc} {variant}/{split}')
             labels = OrderedDict(
@@ -241,8 +250,8 @@ def evaluate(extracted: Mapping) -> dict:
 
     For the paired tests of :func:`check_claims`, ``action_v_correct`` says which val
     videos the action probe of ``v`` got right, and ``concept_correct[labels][feature]``
-    the same for the probes of the four concept features on the scene, motion and
-    motion-only labels."""
+    the same for the probes of the four concept features and the two concept
+    distributions on the scene, motion and motion-only labels."""
     from sdc_mmaction.evaluation.metrics.retrieval_metric import retrieval_recall
 
     from .concept_analysis import probe_features
@@ -262,7 +271,8 @@ def evaluate(extracted: Mapping) -> dict:
                 variance=variance_shares(train_feats, train_labels),
                 action_v_correct=outcomes['action']['v'],
                 concept_correct=OrderedDict(
-                    (labels, OrderedDict((f, outcomes[labels][f]) for f in CONCEPT_FEATURES))
+                    (labels, OrderedDict((f, outcomes[labels][f])
+                                         for f in CONCEPT_FEATURES + DISTRIBUTION_FEATURES))
                     for labels in DECOUPLING_LABELS))
 
 
@@ -299,6 +309,38 @@ def variance_shares(features: Mapping, labels: Mapping) -> 'OrderedDict[str, dic
     return shares
 
 
+def _paired_level(margins: Mapping, level_name: str, key: str, results) -> Optional[list]:
+    """The outcomes the paired test at ``margins[level_name]`` needs (one list per
+    ``(model, result)`` pair), or None where the level is absent or None (no test)."""
+    if margins.get(level_name) is None:
+        return None
+    for model, res in results:
+        if key not in res:
+            raise KeyError(f'check_claims: the paired test ({level_name}='
+                           f'{margins[level_name]}) needs {key} in the {model} results')
+    return [res[key] for _, res in results]
+
+
+def _sign_test(alpha: float, outcomes_a, outcomes_b, names) -> Tuple[bool, str]:
+    from sdc_mmaction.evaluation.paired_test import paired_sign_test
+
+    test = paired_sign_test(outcomes_a, outcomes_b)
+    return (test['p_value'] < alpha,
+            f'and the paired sign test over the {len(outcomes_a)} val videos: only '
+            f'{names[0]} right on {test["only_a"]}, only {names[1]} on '
+            f'{test["only_b"]}, p = {test["p_value"]:.3f}, needs < {alpha:g}')
+
+
+def _check(lhs: float, rhs: float, margin: float, text: str, also=None) -> dict:
+    passed = bool(lhs >= rhs + margin)
+    detail = (f'{text}: {100 * lhs:.1f} vs {100 * rhs:.1f} '
+              f'(needs a lead of {100 * margin:.0f} points')
+    if also is not None:
+        passed = passed and also[0]
+        detail += f'; {also[1]}'
+    return dict(passed=passed, detail=detail + ')')
+
+
 def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
     """What SDC should show, each as ``dict(passed, detail)``.
 
@@ -309,75 +351,70 @@ def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDic
     both probes scored: ``action_p_value`` for SDC's lead over the random model on the
     action label (needs ``action_v_correct`` in ``sdc`` and ``random``),
     ``decoupling_p_value`` for the three decoupling leads (needs ``concept_correct`` in
-    ``sdc``).
+    ``sdc``). The decoupling checks compare the paper's concept features (``q_v^s`` or
+    ``F_v^s`` against ``q_v^d`` or ``F_v^d``, the better of each pair).
     """
-    from sdc_mmaction.evaluation.paired_test import paired_sign_test
-
     p, r = sdc['probes'], random['probes']
     checks = OrderedDict()
-
-    def outcomes_of(level_name, key, results):
-        for model, res in results:
-            if key not in res:
-                raise KeyError(f'check_claims: the paired test ({level_name}='
-                               f'{margins[level_name]}) needs {key} in the {model} results')
-        return [res[key] for _, res in results]
-
-    def sign_test(level_name, outcomes_a, outcomes_b, names):
-        alpha = margins[level_name]
-        test = paired_sign_test(outcomes_a, outcomes_b)
-        return (test['p_value'] < alpha,
-                f'and the paired sign test over the {len(outcomes_a)} val videos: only '
-                f'{names[0]} right on {test["only_a"]}, only {names[1]} on '
-                f'{test["only_b"]}, p = {test["p_value"]:.3f}, needs < {alpha:g}')
-
-    def add(name, lhs, rhs, margin, text, also=None):
-        passed = bool(lhs >= rhs + margin)
-        detail = (f'{text}: {100 * lhs:.1f} vs {100 * rhs:.1f} '
-                  f'(needs a lead of {100 * margin:.0f} points')
-        if also is not None:
-            passed = passed and also[0]
-            detail += f'; {also[1]}'
-        checks[name] = dict(passed=passed, detail=detail + ')')
-
-    paired = None
-    if margins.get('action_p_value') is not None:
-        ours, theirs = outcomes_of('action_p_value', 'action_v_correct',
-                                   (('sdc', sdc), ('random', random)))
-        paired = sign_test('action_p_value', ours, theirs, ('SDC', 'random'))
-    add('beats_random_on_action', p['action']['v'], r['action']['v'],
-        margins['action_over_random'], 'action label, v: SDC vs random', also=paired)
-    decoupled = None
-    if margins.get('decoupling_p_value') is not None:
-        decoupled, = outcomes_of('decoupling_p_value', 'concept_correct', (('sdc', sdc),))
-
-    def add_decoupling(name, lead, trail, text, names):
-        """``lead``/``trail``: (label set, feature) whose probe should lead/trail."""
-        paired = None
-        if decoupled is not None:
-            paired = sign_test('decoupling_p_value', decoupled[lead[0]][lead[1]],
-                               decoupled[trail[0]][trail[1]], names)
-        add(name, p[lead[0]][lead[1]], p[trail[0]][trail[1]], margins['decoupling'], text,
-            also=paired)
-
-    static_feat = max(('q_v_s', 'F_v_s'), key=lambda f: p['static'][f] - p['dynamic'][f])
-    dynamic_feat = max(('q_v_d', 'F_v_d'), key=lambda f: p['dynamic'][f] - p['static'][f])
-    add_decoupling('static_features_know_the_scene', ('static', static_feat),
-                   ('dynamic', static_feat), f'SDC {static_feat}: scene label vs motion label',
-                   ('the scene probe', 'the motion probe'))
-    add_decoupling('dynamic_features_know_the_motion', ('dynamic', dynamic_feat),
-                   ('static', dynamic_feat), f'SDC {dynamic_feat}: motion label vs scene label',
-                   ('the motion probe', 'the scene probe'))
-    motion_dyn = max(('q_v_d', 'F_v_d'), key=lambda f: p['motion'][f])
-    motion_sta = max(('q_v_s', 'F_v_s'), key=lambda f: p['motion'][f])
-    add_decoupling('motion_only_dynamic_beats_static', ('motion', motion_dyn),
-                   ('motion', motion_sta), 'motion-only variant: best dynamic vs best static '
-                   f'feature ({motion_dyn} vs {motion_sta})', (motion_dyn, motion_sta))
+    paired = _paired_level(margins, 'action_p_value', 'action_v_correct',
+                           (('sdc', sdc), ('random', random)))
+    if paired is not None:
+        paired = _sign_test(margins['action_p_value'], *paired, ('SDC', 'random'))
+    checks['beats_random_on_action'] = _check(
+        p['action']['v'], r['action']['v'], margins['action_over_random'],
+        'action label, v: SDC vs random', also=paired)
+    checks.update(decoupling_checks(sdc, margins, ('q_v_s', 'F_v_s'), ('q_v_d', 'F_v_d')))
     return checks
 
 
-def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
-    """The one results table (markdown), retrieval and the checks."""
+def check_distributions(sdc: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
+    """The three decoupling checks of :func:`check_claims`, asked of Eq. 4's concept
+    distributions ``p_v^s`` and ``p_v^d`` (:data:`DISTRIBUTION_FEATURES`) instead of the
+    paper's features. Reported beside the claims, not one of them."""
+    return decoupling_checks(sdc, margins, ('p_v_s', ), ('p_v_d', ))
+
+
+def decoupling_checks(sdc: Mapping, margins: Mapping, static_features: Sequence[str],
+                      dynamic_features: Sequence[str]) -> 'OrderedDict[str, dict]':
+    """Static features read the scene better than the motion, dynamic ones the reverse,
+    and on the motion-only variant the best dynamic feature beats the best static one;
+    each check uses the feature of its group that does best at it (see
+    :func:`check_claims` for ``margins``)."""
+    p = sdc['probes']
+    decoupled = _paired_level(margins, 'decoupling_p_value', 'concept_correct',
+                              (('sdc', sdc), ))
+    decoupled = None if decoupled is None else decoupled[0]
+    checks = OrderedDict()
+
+    def add(name, lead, trail, text, names):
+        """``lead``/``trail``: (label set, feature) whose probe should lead/trail."""
+        paired = None
+        if decoupled is not None:
+            paired = _sign_test(margins['decoupling_p_value'], decoupled[lead[0]][lead[1]],
+                                decoupled[trail[0]][trail[1]], names)
+        checks[name] = _check(p[lead[0]][lead[1]], p[trail[0]][trail[1]],
+                              margins['decoupling'], text, also=paired)
+
+    static_feat = max(static_features, key=lambda f: p['static'][f] - p['dynamic'][f])
+    dynamic_feat = max(dynamic_features, key=lambda f: p['dynamic'][f] - p['static'][f])
+    add('static_features_know_the_scene', ('static', static_feat), ('dynamic', static_feat),
+        f'SDC {static_feat}: scene label vs motion label',
+        ('the scene probe', 'the motion probe'))
+    add('dynamic_features_know_the_motion', ('dynamic', dynamic_feat),
+        ('static', dynamic_feat), f'SDC {dynamic_feat}: motion label vs scene label',
+        ('the motion probe', 'the scene probe'))
+    motion_dyn = max(dynamic_features, key=lambda f: p['motion'][f])
+    motion_sta = max(static_features, key=lambda f: p['motion'][f])
+    add('motion_only_dynamic_beats_static', ('motion', motion_dyn), ('motion', motion_sta),
+        'motion-only variant: best dynamic vs best static '
+        f'feature ({motion_dyn} vs {motion_sta})', (motion_dyn, motion_sta))
+    return checks
+
+
+def format_results(sdc: Mapping, random: Mapping, checks: Mapping,
+                   distribution_checks: Optional[Mapping] = None) -> str:
+    """The one results table (markdown), retrieval and the checks (and, if given, the
+    same decoupling checks of the concept distributions, :func:`check_distributions`)."""
 
     def probe_table(features):
         rows = ['| model | labels | ' + ' | '.join(features) + ' |',
@@ -394,6 +431,12 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
               'frame, d holds the differences of its adjacent frames. Their codes are where '
               "the clip's static and dynamic halves take their Sinkhorn targets from.", '',
               *probe_table(VIEW_FEATURES)]
+    lines += ['', "## The concept distributions that Eq. 4 predicts from the clip's codes",
+              '', 'p_v_s = softmax(q_v_s / tau) and p_v_d = softmax(q_v_d / tau), with the '
+              "align head's tau, probed as above. The alignment sees only these: not a "
+              "shift shared by all of a half's codes, nor small differences far below its "
+              'largest code. Not symbols of the paper.', '',
+              *probe_table(DISTRIBUTION_FEATURES)]
     keys = list(sdc['retrieval'])
     lines += ['', '## Retrieval of v, action label (val videos query the training videos)',
               '', '| model | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
@@ -429,6 +472,13 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
     lines += ['', '## Checks', '']
     for name, check in checks.items():
         lines.append(f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}')
+    if distribution_checks:
+        lines += ['', '## The decoupling checks asked of the concept distributions', '',
+                  'The same margins and tests, with p_v_s and p_v_d in place of the '
+                  "paper's features; reported beside the checks above, not one of them.", '']
+        for name, check in distribution_checks.items():
+            lines.append(f'- [{"x" if check["passed"] else " "}] {name}: '
+                         f'{check["detail"]}')
     return '\n'.join(lines)
 
 
@@ -483,6 +533,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     random_feats = extract_all(None, data_root, meta, num_clips, 'random', model_config)
     sdc, random = evaluate(sdc_feats), evaluate(random_feats)
     checks = check_claims(sdc, random, settings['margins'])
+    distribution_checks = check_distributions(sdc, settings['margins'])
 
     figure_files = {}
     if figures:
@@ -491,7 +542,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
             osp.join(work_dir, 'figures'), sdc_feats, meta, data_root, pretrain_dir,
             sampling=pretrain_sampling(model_config))
 
-    table = format_results(sdc, random, checks)
+    table = format_results(sdc, random, checks, distribution_checks)
     if config != osp.abspath(PRETRAIN_CONFIG) or cfg_options or max_epochs is not None:
         # not the README's quick start: say what was pretrained above the numbers
         shown = (osp.relpath(config, REPO_ROOT)
@@ -503,7 +554,8 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     report = dict(preset=preset, seed=seed, data_seed=data_seed, config=config,
                   max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
                   checkpoint=ckpt, backbone=backbone,
-                  sdc=sdc, random=random, checks=checks, figures=figure_files,
+                  sdc=sdc, random=random, checks=checks,
+                  distribution_checks=distribution_checks, figures=figure_files,
                   elapsed_s=round(elapsed, 1))
     with open(osp.join(work_dir, 'results.json'), 'w') as handle:
         json.dump(report, handle, indent=2)

@@ -327,6 +327,10 @@ def summarise_sweep(statuses: Sequence[Mapping], key: str = 'aln_dynamic',
             with open(results) as handle:
                 report = json.load(handle)
             row['checks'] = {name: bool(c['passed']) for name, c in report['checks'].items()}
+            # the same decoupling checks of p_v^s / p_v^d (absent from older reports)
+            row['distribution_checks'] = {
+                name: bool(c['passed'])
+                for name, c in (report.get('distribution_checks') or {}).items()} or None
             probes = report['sdc']['probes']
             row['motion_only_v'] = probes['motion']['v']
             row['motion_only_q_v_d'] = probes['motion']['q_v_d']
@@ -350,16 +354,21 @@ def format_summary(rows: Sequence[Mapping], key: str = 'aln_dynamic',
              'L_loc non-zero: share of logged iterations with `loss_loc` not 0 (it is 0 in '
              'the warm-up and when Eq. 8 keeps no concept).', '',
              f'| run | status | iterations | onset | last `{key}` (range) | L_loc non-zero | '
-             'motion-only v / q_v^d | action v (random) | checks passed |',
-             '|---|---|---|---|---|---|---|---|---|']
+             'motion-only v / q_v^d | action v (random) | checks passed | '
+             'p_v checks passed |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+
+    def passed_of(checks):
+        return '-' if checks is None else f'{sum(checks.values())} of {len(checks)}'
+
     for r in rows:
-        checks = r.get('checks')
-        passed = '-' if checks is None else f'{sum(checks.values())} of {len(checks)}'
+        passed = passed_of(r.get('checks'))
         lines.append(
             f'| {r["name"]} | {r["status"]} | {r["iterations"]} | '
             f'{"never" if r["onset"] is None and r["last"] is not None else num(r["onset"], 0)}'
             f' | {num(r["last"])} ({num(r["low"])}-{num(r["high"])}) | '
             f'{num(r["loc_nonzero"])} | {pct(r.get("motion_only_v"))} / '
             f'{pct(r.get("motion_only_q_v_d"))} | {pct(r.get("action_v"))} '
-            f'({pct(r.get("random_action_v"))}) | {passed} |')
+            f'({pct(r.get("random_action_v"))}) | {passed} | '
+            f'{passed_of(r.get("distribution_checks"))} |')
     return '\n'.join(lines)

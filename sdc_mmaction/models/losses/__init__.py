@@ -1,5 +1,6 @@
 """One pure function per equation of the paper (see each module for shapes)."""
-from .concept_alignment import concept_alignment_loss, swapped_prediction_loss  # Eq. 4
+from .concept_alignment import (concept_alignment_loss, concept_predictions,  # Eq. 4
+                                swapped_prediction_loss)
 from .concept_alignment import label_target_loss  # a diagnostic, not in the paper
 from .concept_attention import concept_cross_attention  # Eq. 7
 from .concept_bottleneck import diversity_loss, fidelity_loss  # Eq. 5, 6
@@ -11,8 +12,8 @@ from .sinkhorn import sinkhorn_knopp  # targets of Eq. 4
 from .view_contrast import info_nce_loss  # the authors' code's extra terms
 
 __all__ = [
-    'concept_codes', 'sinkhorn_knopp', 'swapped_prediction_loss', 'concept_alignment_loss',
-    'label_target_loss', 'diversity_loss', 'fidelity_loss', 'concept_cross_attention',
-    'top_k_mask', 'valid_concept_mask', 'concept_margin_loss', 'local_concept_loss',
+    'concept_codes', 'sinkhorn_knopp', 'swapped_prediction_loss', 'concept_predictions',
+    'concept_alignment_loss', 'label_target_loss', 'diversity_loss', 'fidelity_loss',
+    'concept_cross_attention', 'top_k_mask', 'valid_concept_mask', 'concept_margin_loss', 'local_concept_loss',
     'all_gather_with_grad', 'get_dist_info', 'info_nce_loss'
 ]

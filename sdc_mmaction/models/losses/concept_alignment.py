@@ -14,6 +14,29 @@ from torch import Tensor
 from .sinkhorn import sinkhorn_knopp
 
 
+def concept_predictions(scores: Tensor, temperature: float = 0.1) -> Tensor:
+    """The concept distribution that Eq. 4 predicts from codes: ``softmax(scores / tau)``.
+
+    Eq. 4 never sees a shift shared by all of a sample's codes, nor differences that the
+    temperature leaves far below the largest code; this is the part of the codes it aligns,
+    and the analyses probe it beside the raw codes.
+
+    Args:
+        scores: ``(N, K)`` codes (e.g. ``q_v^d``).
+        temperature: softmax temperature ``tau`` of Eq. 4.
+
+    Returns:
+        ``(N, K)``, each row a probability distribution over the K concepts.
+    """
+    if scores.dim() != 2:
+        raise ValueError(f'concept_predictions: scores must be (N, K), got '
+                         f'{tuple(scores.shape)}')
+    if isinstance(temperature, bool) or not temperature > 0:
+        raise ValueError(f'concept_predictions: temperature must be positive, got '
+                         f'{temperature!r}')
+    return F.softmax(scores.float() / temperature, dim=1)
+
+
 def swapped_prediction_loss(scores: Tensor, targets: Tensor, temperature: float = 0.1) -> Tensor:
     """Cross-entropy between fixed targets and ``softmax(scores / temperature)``.
 

@@ -10,6 +10,8 @@ from torch import Tensor
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 
+from ..losses import concept_predictions
+
 #: The view names the heads know: the RGB clip (v), the static frame (s), the frame
 #: difference (d).
 KNOWN_VIEWS = ('clip', 'static', 'diff')
@@ -121,7 +123,10 @@ class ConceptPretrainRecognizer(BaseModel):
           ``x`` pooled feature (N, C); ``q_x`` concept codes (N, K_x);
           ``F_x`` local concept features (N, K_x, C'); ``attn_x`` concept attention maps
           (N, K_x, T', H', W'). For the clip also the static / dynamic halves
-          ``q_v_s`` = q_v^s (N, Ks), ``q_v_d`` = q_v^d (N, Kd), ``F_v_s``, ``F_v_d``.
+          ``q_v_s`` = q_v^s (N, Ks), ``q_v_d`` = q_v^d (N, Kd), ``F_v_s``, ``F_v_d``,
+          and ``p_v_s`` (N, Ks), ``p_v_d`` (N, Kd), the concept distributions that Eq. 4
+          predicts from each half (``softmax(q / tau)``, the align head's tau; not a
+          symbol of the paper). With several clips, the average of the clips' values.
           ``F_*`` and ``attn_*`` are absent without a local head.
         - ``predict``: the data samples, each with the same names set as data fields
           (the sample's row of each tensor, detached).
@@ -463,6 +468,10 @@ class ConceptPretrainRecognizer(BaseModel):
         num_static = self.num_static_concepts
         out['q_v_s'] = out['q_v'][:, :num_static]
         out['q_v_d'] = out['q_v'][:, num_static:]
+        # per clip, before the clips are averaged, as Eq. 4 sees them
+        tau = self.align_head.temperature
+        out['p_v_s'] = concept_predictions(out['q_v_s'], tau)
+        out['p_v_d'] = concept_predictions(out['q_v_d'], tau)
         if 'F_v' in out:
             out['F_v_s'] = out['F_v'][:, :num_static]
             out['F_v_d'] = out['F_v'][:, num_static:]
