@@ -166,6 +166,10 @@ def test_concept_predictions_match_reference_and_ignore_a_shared_shift():
     ours = concept_predictions(torch.from_numpy(scores), temperature=0.1)
     expected = np.exp(scores / 0.1) / np.exp(scores / 0.1).sum(1, keepdims=True)
     assert np.allclose(ours.numpy(), expected, atol=1e-6)
+    # the same prediction that Eq. 4's cross-entropy scores
+    targets = torch.softmax(rand(4, 6, seed=14), 1).double()
+    assert swapped_prediction_loss(torch.from_numpy(scores), targets, 0.1).item() == \
+        pytest.approx(-(targets * ours.log()).sum(1).mean().item(), rel=1e-5)
     # what Eq. 4 cannot see: a shift shared by all of a sample's codes
     shifted = torch.from_numpy(scores) + torch.tensor([[0.3], [-0.5], [0.0], [0.9]])
     assert torch.allclose(concept_predictions(shifted, 0.1), ours, atol=1e-6)

@@ -316,7 +316,7 @@ def _paired_level(margins: Mapping, level_name: str, key: str, results) -> Optio
         return None
     for model, res in results:
         if key not in res:
-            raise KeyError(f'check_claims: the paired test ({level_name}='
+            raise KeyError(f'quick-start checks: the paired test ({level_name}='
                            f'{margins[level_name]}) needs {key} in the {model} results')
     return [res[key] for _, res in results]
 
@@ -469,16 +469,16 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping,
         lines.append(f'| {name} | ' + ' | '.join(
             f'{100 * shares[f]["static"]:.1f} / {100 * shares[f]["dynamic"]:.1f}'
             for f in VARIANCE_FEATURES) + ' |')
-    lines += ['', '## Checks', '']
-    for name, check in checks.items():
-        lines.append(f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}')
+    def check_lines(checks):
+        return [f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}'
+                for name, check in checks.items()]
+
+    lines += ['', '## Checks', '', *check_lines(checks)]
     if distribution_checks:
         lines += ['', '## The decoupling checks asked of the concept distributions', '',
                   'The same margins and tests, with p_v_s and p_v_d in place of the '
-                  "paper's features; reported beside the checks above, not one of them.", '']
-        for name, check in distribution_checks.items():
-            lines.append(f'- [{"x" if check["passed"] else " "}] {name}: '
-                         f'{check["detail"]}')
+                  "paper's features; reported beside the checks above, not one of them.", '',
+                  *check_lines(distribution_checks)]
     return '\n'.join(lines)
 
 

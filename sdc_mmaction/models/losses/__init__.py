@@ -14,6 +14,7 @@ from .view_contrast import info_nce_loss  # the authors' code's extra terms
 __all__ = [
     'concept_codes', 'sinkhorn_knopp', 'swapped_prediction_loss', 'concept_predictions',
     'concept_alignment_loss', 'label_target_loss', 'diversity_loss', 'fidelity_loss',
-    'concept_cross_attention', 'top_k_mask', 'valid_concept_mask', 'concept_margin_loss', 'local_concept_loss',
+    'concept_cross_attention', 'top_k_mask', 'valid_concept_mask', 'concept_margin_loss',
+    'local_concept_loss',
     'all_gather_with_grad', 'get_dist_info', 'info_nce_loss'
 ]
