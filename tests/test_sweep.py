@@ -151,8 +151,8 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
     init_default_scope('mmaction')
     variants = {(r['config'], tuple(r['cfg_options'])) for r in sweep['runs']}
     # labels, labels + L_loc (lambda 1.4, 0.7), both wide, SDC, wide SDC, SDC with sigma MLP,
-    # SDC with the moving-average teacher
-    assert len(variants) == 9 and len(sweep['runs']) == 17
+    # SDC with the moving-average teacher, with and without L_fid on the clip's dynamic codes
+    assert len(variants) == 10 and len(sweep['runs']) == 19
     for config, options in sorted(variants):
         cfg = Config.fromfile(config)
         merge_cfg_options(cfg, parse_options(list(sweep['cfg_options']) + list(options)))
@@ -177,6 +177,9 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
         mlp = config.endswith('sdc-mlp-sigma_r2plus1d-tiny_synthetic.py')
         assert isinstance(model.align_head.projections['clip'],
                           torch.nn.Sequential) == (mlp or teacher)
+        fid_option = 'model.align_head.fidelity_through_dynamic_clip_codes=False' in options
+        assert fid_option <= teacher
+        assert model.align_head.fidelity_through_dynamic_clip_codes is not fid_option
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,7 @@
 # Run a sweep (tools/sweep.py) on a lent GPU machine and leave its summary and logs in
 # $OUT, which the `device` tool brings back. From this checkout, after
 # `bash tools/device/fetch_wheels.sh`:
-#   run(command="bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 17",
+#   run(command="bash tools/device/run_sweep.sh configs/sweeps/issue6_gpu.py 300 19",
 #       carry=[".whl"], timeout_s=480)
 # Arguments: SWEEP [DEADLINE_S (default 300)] [MAX_PARALLEL (default 8)]. After DEADLINE_S
 # the sweep stops its runs and summarises what they logged, so the command ends in time
