@@ -6,9 +6,10 @@ from collections import Counter
 import pytest
 import torch
 
-from sdc_mmaction.apis.code_diagnostics import (code_assignment_stats,
+from sdc_mmaction.apis.code_diagnostics import (code_assignment_stats, cosine_code_parts,
                                                 factor_variance_share,
                                                 normalized_mutual_information)
+from sdc_mmaction.models.losses import concept_codes
 
 
 def _reference_nmi(a, b):
@@ -128,3 +129,36 @@ def test_factor_variance_share_errors_name_the_problem():
         factor_variance_share(torch.randn(4, 2), torch.tensor([0.0, 0.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match=r'expected 4 integer labels'):
         factor_variance_share(torch.randn(4, 2), torch.tensor([0, 1]))
+
+
+def test_cosine_code_parts_recombine_into_eq3_codes():
+    gen = torch.Generator().manual_seed(0)
+    projected, prototypes = torch.randn(6, 5, generator=gen), torch.randn(4, 5, generator=gen)
+    parts = cosine_code_parts(projected, prototypes)
+    assert list(parts) == ['norm', 'dots', 'codes', 'shift', 'centred']
+    codes = concept_codes(projected.double(), prototypes.double())
+    assert torch.allclose(parts['codes'], codes, rtol=0, atol=1e-12)
+    assert torch.allclose(parts['dots'] / parts['norm'], codes, rtol=0, atol=1e-12)
+    assert torch.allclose(parts['shift'] + parts['centred'], codes, rtol=0, atol=1e-12)
+    assert torch.allclose(parts['centred'].sum(dim=1), torch.zeros(6, dtype=torch.float64),
+                          rtol=0, atol=1e-12)
+    # the prototypes' scale is ignored
+    assert torch.allclose(cosine_code_parts(projected, 3 * prototypes)['codes'], codes,
+                          rtol=0, atol=1e-6)
+    for i in range(6):  # a direct loop over one sample's numbers
+        norm = math.sqrt(sum(x * x for x in projected[i].tolist()))
+        assert parts['norm'][i, 0].item() == pytest.approx(norm)
+        shift = sum(codes[i].tolist()) / 4
+        assert parts['shift'][i, 0].item() == pytest.approx(shift, abs=1e-12)
+    # scaling a sample moves its norm and dot products, never its codes
+    scale = torch.arange(1, 7, dtype=torch.float64).unsqueeze(1)
+    scaled = cosine_code_parts(projected.double() * scale, prototypes)
+    assert torch.allclose(scaled['codes'], parts['codes'], rtol=0, atol=1e-12)
+    assert torch.allclose(scaled['norm'], parts['norm'] * scale, rtol=1e-12)
+
+
+def test_cosine_code_parts_names_mismatched_shapes():
+    with pytest.raises(ValueError, match=r'\(6, 5\) and \(4, 3\)'):
+        cosine_code_parts(torch.randn(6, 5), torch.randn(4, 3))
+    with pytest.raises(ValueError, match='projected'):
+        cosine_code_parts(torch.randn(5), torch.randn(4, 5))

@@ -9,6 +9,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from sdc_mmaction.apis.code_parts import PARTS, format_code_parts, probe_dynamic_code_parts
 from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETRAIN_CONFIG,
                                           VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
                                           check_distributions, format_results,
@@ -205,7 +206,7 @@ def test_distribution_checks_ask_the_same_of_the_concept_distributions_only():
         _reportable(res), _reportable(random), claims)
 
 
-def test_quickstart_smoke_runs_every_step(tmp_path):
+def test_quickstart_smoke_runs_every_step(tmp_path, tool_runner):
     work_dir = str(tmp_path / 'qs')
     report = run_quickstart(work_dir, preset='smoke')
     for model in ('sdc', 'random'):
@@ -269,6 +270,20 @@ def test_quickstart_smoke_runs_every_step(tmp_path):
                        cfg_options=['model.align_head.diversity_weight=0'])
     with pytest.raises(FileExistsError, match='other settings'):
         run_quickstart(work_dir, preset='smoke', figures=False, max_epochs=2)
+
+    # the parts of q_v^d, probed from the finished run by the tool (it checks that the
+    # codes it recomputes from v are the model's)
+    proc = tool_runner(['tools/probe_code_parts.py', work_dir])
+    assert '| part of q_v^d | scene | motion |' in proc.stdout
+    with open(osp.join(work_dir, 'code_parts.json')) as handle:
+        parts = json.load(handle)
+    assert list(parts) == list(PARTS)
+    assert all(0.0 <= acc <= 1.0 for row in parts.values() for acc in row.values())
+    assert open(osp.join(work_dir, 'code_parts.md')).read() == format_code_parts(parts) + '\n'
+    with pytest.raises(FileNotFoundError, match='results.json'):
+        probe_dynamic_code_parts(str(tmp_path / 'empty'))
+    with pytest.raises(FileNotFoundError, match='no_data'):
+        probe_dynamic_code_parts(work_dir, data_root=str(tmp_path / 'no_data'))
 
 
 def test_quickstart_runs_another_config_with_overrides(tmp_path):

@@ -7,7 +7,10 @@ the cross-entropy settles at ``ln K`` per term and nothing is learned from it an
 training videos), and says which known factor the assignments follow, if any.
 :func:`factor_variance_share` says how much of a feature's spread one factor accounts
 for, which a linear probe cannot: a probe reads a factor that moves a feature by little
-but consistently as well as one that dominates it.
+but consistently as well as one that dominates it. :func:`cosine_code_parts` splits codes
+into the parts a probe can read a factor from: the norm that Eq. 3 divides by, the dot
+products before that division, and the shift shared by one sample's codes, which neither
+the softmax nor the Sinkhorn targets of Eq. 4 see.
 """
 import math
 from collections import OrderedDict
@@ -134,3 +137,35 @@ def factor_variance_share(features: Tensor, labels: Tensor) -> float:
     sums.index_add_(0, groups, centred)
     between = (sums.pow(2).sum(dim=1) / counts).sum()  # sum_c n_c ||mean_c - mean||^2
     return float(between / total)
+
+
+def cosine_code_parts(projected: Tensor, prototypes: Tensor,
+                      eps: float = 1e-12) -> 'OrderedDict[str, Tensor]':
+    """The parts of Eq. 3's cosine codes, each a feature that a probe can be trained on.
+
+    Args:
+        projected: ``(N, C)`` transformed pooled features ``sigma(x)``.
+        prototypes: ``(K, C)`` the prototypes of the codes to split (e.g. the clip's
+            dynamic ones, ``P_v[Ks:]``).
+        eps: lower bound on the norms, as in ``concept_codes``.
+
+    Returns:
+        OrderedDict of ``norm`` ``(N, 1)``: ``||sigma(x)||``, the one number per sample
+        that every code is divided by; ``dots`` ``(N, K)``: ``sigma(x)`` against the unit
+        prototypes, before that division; ``codes`` ``(N, K)``: the codes themselves,
+        ``dots / norm``; ``shift`` ``(N, 1)``: the mean of a sample's codes; ``centred``
+        ``(N, K)``: the codes minus that shift. ``shift + centred == codes``.
+    """
+    if projected.dim() != 2 or prototypes.dim() != 2 or \
+            projected.shape[1] != prototypes.shape[1]:
+        raise ValueError('cosine_code_parts: expected projected (N, C) and prototypes (K, C), '
+                         f'got {tuple(projected.shape)} and {tuple(prototypes.shape)}')
+    projected = projected.detach().double()
+    unit = prototypes.detach().double()
+    unit = unit / unit.norm(dim=1, keepdim=True).clamp_min(eps)
+    norm = projected.norm(dim=1, keepdim=True)
+    dots = projected @ unit.t()
+    codes = dots / norm.clamp_min(eps)
+    shift = codes.mean(dim=1, keepdim=True)
+    return OrderedDict(norm=norm, dots=dots, codes=codes, shift=shift,
+                       centred=codes - shift)
