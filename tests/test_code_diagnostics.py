@@ -162,3 +162,5 @@ def test_cosine_code_parts_names_mismatched_shapes():
         cosine_code_parts(torch.randn(6, 5), torch.randn(4, 3))
     with pytest.raises(ValueError, match='projected'):
         cosine_code_parts(torch.randn(5), torch.randn(4, 5))
+    with pytest.raises(ValueError, match='prototypes contain NaN'):
+        cosine_code_parts(torch.randn(6, 5), torch.full((4, 5), float('nan')))

@@ -160,6 +160,9 @@ def cosine_code_parts(projected: Tensor, prototypes: Tensor,
             projected.shape[1] != prototypes.shape[1]:
         raise ValueError('cosine_code_parts: expected projected (N, C) and prototypes (K, C), '
                          f'got {tuple(projected.shape)} and {tuple(prototypes.shape)}')
+    for name, value in (('projected', projected), ('prototypes', prototypes)):
+        if not torch.isfinite(value).all():
+            raise ValueError(f'cosine_code_parts: {name} contain NaN or Inf')
     projected = projected.detach().double()
     unit = prototypes.detach().double()
     unit = unit / unit.norm(dim=1, keepdim=True).clamp_min(eps)
