@@ -148,6 +148,11 @@ def test_cosine_code_parts_recombine_into_eq3_codes():
     for i in range(6):  # a direct loop over one sample's numbers
         norm = math.sqrt(sum(x * x for x in projected[i].tolist()))
         assert parts['norm'][i, 0].item() == pytest.approx(norm)
+        for k in range(4):
+            proto = prototypes[k].tolist()
+            dot = sum(x * p for x, p in zip(projected[i].tolist(), proto))
+            dot /= math.sqrt(sum(p * p for p in proto))
+            assert parts['dots'][i, k].item() == pytest.approx(dot, rel=1e-9, abs=1e-12)
         shift = sum(codes[i].tolist()) / 4
         assert parts['shift'][i, 0].item() == pytest.approx(shift, abs=1e-12)
     # scaling a sample moves its norm and dot products, never its codes

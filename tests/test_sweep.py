@@ -178,7 +178,7 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
         assert isinstance(model.align_head.projections['clip'],
                           torch.nn.Sequential) == (mlp or teacher)
         fid_option = 'model.align_head.fidelity_through_dynamic_clip_codes=False' in options
-        assert fid_option <= teacher
+        assert teacher or not fid_option  # the option is set on teacher rows only
         assert model.align_head.fidelity_through_dynamic_clip_codes is not fid_option
 
 

@@ -19,6 +19,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
+from sdc_mmaction.models.losses.concept_codes import concept_codes
 from sdc_mmaction.models.losses.sinkhorn import sinkhorn_knopp
 
 
@@ -164,11 +165,9 @@ def cosine_code_parts(projected: Tensor, prototypes: Tensor,
         if not torch.isfinite(value).all():
             raise ValueError(f'cosine_code_parts: {name} contain NaN or Inf')
     projected = projected.detach().double()
-    unit = prototypes.detach().double()
-    unit = unit / unit.norm(dim=1, keepdim=True).clamp_min(eps)
+    codes = concept_codes(projected, prototypes.detach().double(), eps=eps)
     norm = projected.norm(dim=1, keepdim=True)
-    dots = projected @ unit.t()
-    codes = dots / norm.clamp_min(eps)
+    dots = codes * norm.clamp_min(eps)
     shift = codes.mean(dim=1, keepdim=True)
     return OrderedDict(norm=norm, dots=dots, codes=codes, shift=shift,
                        centred=codes - shift)

@@ -71,8 +71,8 @@ def probe_dynamic_code_parts(work_dir: str, data_root: Optional[str] = None) -> 
         parts[split] = (split_parts, labels)
     (train_parts, train_labels), (val_parts, val_labels) = parts['train'], parts['val']
     return OrderedDict(
-        (part, {name: linear_probe(train_parts[part].float(), train_labels[name],
-                                   val_parts[part].float(), val_labels[name])['top1']
+        (part, {name: linear_probe(train_parts[part], train_labels[name],
+                                   val_parts[part], val_labels[name])['top1']
                 for name in ('static', 'dynamic')})
         for part in PARTS)
 
