@@ -98,6 +98,24 @@ def test_dynamic_label_targets_replace_only_the_dynamic_alignment(keep_other_hal
         torch.testing.assert_close(losses[name], plain[name])
 
 
+def test_label_target_head_weights_each_half():
+    # the half weights act as in ConceptAlignHead, labels or not, so that a warm-up of the
+    # static half (StaticHalfWarmupHook) is not silently ignored by this head
+    head = build_head(keep_other_half=True, static_half_weight=0.3, dynamic_half_weight=2.0)
+    pooled = pooled_features()
+    losses = head.loss(pooled, head(pooled), samples_with([3, 0, 2, 1, 3]))
+    expected = 2.0 * losses['aln_dynamic'] + 0.3 * losses['aln_static']
+    torch.testing.assert_close(losses['loss_aln'].detach(), expected)
+    dropped = build_head(static_half_weight=0.3, dynamic_half_weight=2.0)
+    losses = dropped.loss(pooled, dropped(pooled), samples_with([3, 0, 2, 1, 3]))
+    torch.testing.assert_close(losses['loss_aln'].detach(), 2.0 * losses['aln_dynamic'])
+    static = build_head(label_half='static', keep_other_half=True, static_half_weight=0.5,
+                        dynamic_half_weight=0.25)
+    losses = static.loss(pooled, static(pooled), samples_with([5, 0, 2, 1, 4]))
+    expected = 0.5 * losses['aln_static'] + 0.25 * losses['aln_dynamic']
+    torch.testing.assert_close(losses['loss_aln'].detach(), expected)
+
+
 def test_static_label_targets():
     head = build_head(label_half='static')
     pooled = pooled_features()

@@ -294,7 +294,7 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     work_dir = str(tmp_path / 'labels')
     report = run_quickstart(work_dir, preset='smoke', figures=False, config=config,
                             max_epochs=2, cfg_options=['model.align_head.diversity_weight=0'],
-                            seed=1, data_seed=0)
+                            seed=1, data_seed=0, threads=1)
     assert report['max_epochs'] == 2 and report['checkpoint'].endswith('epoch_2.pth')
     assert report['config'] == config
     # another pretraining seed on the dataset of seed 0
@@ -302,7 +302,9 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     with open(osp.join(work_dir, 'data', 'meta.json')) as handle:
         assert json.load(handle)['seed'] == 0
     with open(osp.join(work_dir, 'pretrain', 'quickstart_pretrain.json')) as handle:
-        assert json.load(handle)['seed'] == 1
+        recorded = json.load(handle)
+    assert (recorded['seed'], recorded['threads']) == (1, 1)
+    assert (report['threads'], report['pretrain_threads']) == (1, 1)
     trained = Config.fromfile(trained_config(osp.join(work_dir, 'pretrain'), config))
     assert trained.model.align_head.type == 'LabelTargetAlignHead'
     assert trained.model.align_head.diversity_weight == 0
@@ -317,9 +319,13 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     assert table.startswith('Pretrained with configs/diagnostics/sdc-label-targets')
     assert 'seed 1' in table
     assert 'overrides: model.align_head.diversity_weight=0' in table
+    assert 'CPU threads: 1 for the pretraining, 1 for the evaluation' in table
     with pytest.raises(ValueError, match='key=value'):
         run_quickstart(str(tmp_path / 'bad'), preset='smoke', cfg_options=['diversity'])
     assert not osp.exists(tmp_path / 'bad' / 'data')  # refused before generating anything
+    with pytest.raises(ValueError, match='threads must be a positive integer, got 0'):
+        run_quickstart(str(tmp_path / 'bad'), preset='smoke', threads=0)
+    assert not osp.exists(tmp_path / 'bad' / 'data')
     with pytest.raises(FileNotFoundError, match='no_such.py'):
         run_quickstart(str(tmp_path / 'bad'), preset='smoke', config='no_such.py')
 

@@ -39,6 +39,10 @@ def main(argv=None):
                         help="pretraining epochs (default: the preset's)")
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='overrides passed on to tools/train.py --cfg-options')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads for pretraining and evaluation (default: the '
+                             "environment's); the numbers depend on it, and those in "
+                             'docs/quickstart.md were made with 2')
     parser.add_argument('--no-figures', action='store_true')
     parser.add_argument('--strict', action='store_true',
                         help='exit with status 1 when a check fails')
@@ -46,7 +50,7 @@ def main(argv=None):
     report = run_quickstart(args.work_dir, args.data_root, args.preset, args.seed,
                             figures=not args.no_figures, config=args.config,
                             max_epochs=args.max_epochs, cfg_options=args.cfg_options,
-                            data_seed=args.data_seed)
+                            data_seed=args.data_seed, threads=args.threads)
     failed = [name for name, check in report['checks'].items() if not check['passed']]
     if failed:
         print(f'[quickstart] checks not met: {", ".join(failed)}', flush=True)

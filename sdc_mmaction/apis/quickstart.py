@@ -137,23 +137,28 @@ def _same_option(meta: Mapping, key: str, value) -> bool:
 
 
 def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
-             config: str = PRETRAIN_CONFIG, cfg_options: Sequence[str] = ()) -> str:
+             config: str = PRETRAIN_CONFIG, cfg_options: Sequence[str] = (),
+             threads: Optional[int] = None) -> str:
     """Run ``tools/train.py`` on ``config``; return the final checkpoint's path.
 
     ``cfg_options`` are extra ``key=value`` overrides for ``tools/train.py --cfg-options``,
-    applied after the preset's. A work dir that already holds a run of other settings is
-    refused rather than reused.
+    applied after the preset's. ``threads`` sets the child's ``OMP_NUM_THREADS`` and
+    ``MKL_NUM_THREADS`` (default: inherit the environment). A work dir that already holds
+    a run of other settings is refused rather than reused.
     """
     config = osp.abspath(config)
     cfg_options = [check_key_value(option) for option in cfg_options]
     ckpt = osp.join(work_dir, f'epoch_{preset["max_epochs"]}.pth')
     settings = dict(config=config, seed=seed, max_epochs=preset['max_epochs'],
                     batch_size=preset['batch_size'], cfg_options=cfg_options)
+    if threads is not None:
+        check_threads(threads)
     record = osp.join(work_dir, RUN_RECORD)
     if osp.isfile(record):
         with open(record) as handle:
             recorded = json.load(handle)
-        if recorded != settings:
+        # the thread count is recorded (it changes the numbers) but may differ on reuse
+        if {key: value for key, value in recorded.items() if key != 'threads'} != settings:
             raise FileExistsError(
                 f'{work_dir} holds a pretraining run with other settings ({recorded}) than '
                 f'this one ({settings}); choose another --work-dir or delete the folder')
@@ -164,13 +169,32 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')  # an interrupted quick start goes on where it stopped
     os.makedirs(work_dir, exist_ok=True)
+    env = None
+    if threads is not None:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(record, 'w') as handle:
-        json.dump(settings, handle, indent=2)
+        # a child without OMP_NUM_THREADS starts with the same default as this process
+        json.dump(dict(settings, threads=threads or torch.get_num_threads()), handle,
+                  indent=2)
     _log('pretraining: ' + ' '.join(cmd))
-    subprocess.run(cmd, check=True, cwd=REPO_ROOT)
+    subprocess.run(cmd, check=True, cwd=REPO_ROOT, env=env)
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'pretraining finished but {ckpt} was not written')
     return ckpt
+
+
+def pretrained_threads(pretrain_dir: str) -> Optional[int]:
+    """The CPU thread count the pretraining in ``pretrain_dir`` ran with (``None`` when
+    its record predates this field)."""
+    with open(osp.join(pretrain_dir, RUN_RECORD)) as handle:
+        return json.load(handle).get('threads')
+
+
+def check_threads(threads) -> int:
+    """``threads`` if it is a positive integer, else a ``ValueError`` naming it."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f'threads must be a positive integer, got {threads!r}')
+    return threads
 
 
 def pretrain_command(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
@@ -490,8 +514,13 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
                    config: str = PRETRAIN_CONFIG,
                    max_epochs: Optional[int] = None,
                    cfg_options: Sequence[str] = (),
-                   data_seed: Optional[int] = None) -> dict:
+                   data_seed: Optional[int] = None,
+                   threads: Optional[int] = None) -> dict:
     """The whole quick start; returns the results (also written to ``work_dir``).
+
+    ``threads`` is the number of CPU threads for the pretraining and the evaluation
+    (default: what the environment gives, e.g. ``OMP_NUM_THREADS``). The numbers depend
+    on it, since it changes the order of floating-point sums, so the report records it.
 
     ``config``, ``max_epochs`` and ``cfg_options`` (``key=value`` strings) change what is
     pretrained, e.g. a diagnostic config of ``configs/diagnostics`` or a longer schedule;
@@ -511,6 +540,9 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
         raise FileNotFoundError(f'pretraining config {config} does not exist')
     config = osp.abspath(config)
     cfg_options = [check_key_value(option) for option in cfg_options]  # before any work
+    if threads is not None:
+        torch.set_num_threads(check_threads(threads))
+    threads_used = torch.get_num_threads()
     work_dir = osp.abspath(work_dir)
     data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
     os.makedirs(work_dir, exist_ok=True)
@@ -520,7 +552,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     meta = prepare_dataset(data_root, settings['dataset'], seed=data_seed)
     pretrain_dir = osp.join(work_dir, 'pretrain')
     ckpt = pretrain(pretrain_dir, data_root, settings, seed=seed, config=config,
-                    cfg_options=cfg_options)
+                    cfg_options=cfg_options, threads=threads)
     model_config = trained_config(pretrain_dir, config)
 
     from .checkpoint import convert_pretrained
@@ -543,6 +575,10 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
             sampling=pretrain_sampling(model_config))
 
     table = format_results(sdc, random, checks, distribution_checks)
+    pretrain_threads = pretrained_threads(pretrain_dir)
+    table = (f'CPU threads: {pretrain_threads or "not recorded"} for the pretraining, '
+             f'{threads_used} for the evaluation (other thread counts give other '
+             'numbers).\n\n' + table)
     if config != osp.abspath(PRETRAIN_CONFIG) or cfg_options or max_epochs is not None:
         # not the README's quick start: say what was pretrained above the numbers
         shown = (osp.relpath(config, REPO_ROOT)
@@ -553,6 +589,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     elapsed = time.time() - start
     report = dict(preset=preset, seed=seed, data_seed=data_seed, config=config,
                   max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
+                  threads=threads_used, pretrain_threads=pretrain_threads,
                   checkpoint=ckpt, backbone=backbone,
                   sdc=sdc, random=random, checks=checks,
                   distribution_checks=distribution_checks, figures=figure_files,

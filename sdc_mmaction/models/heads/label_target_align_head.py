@@ -33,6 +33,9 @@ class LabelTargetAlignHead(ConceptAlignHead):
             learns from the labels.
         keep_other_half (bool): keep the other half's swapped prediction of Eq. 4 in the
             loss. Default False, so only the label term aligns anything.
+        static_half_weight, dynamic_half_weight (float): as in :class:`ConceptAlignHead`,
+            each half's weight inside ``loss_aln``, whether the half learns from labels
+            or from Sinkhorn codes (so ``StaticHalfWarmupHook`` acts here too).
         *args, **kwargs: as :class:`ConceptAlignHead` (the fidelity and diversity terms,
             the queue and the logs are unchanged).
 
@@ -95,7 +98,12 @@ class LabelTargetAlignHead(ConceptAlignHead):
                              f'classes') from None
         # The unused terms stay in the graph at weight 0, so every parameter still gets a
         # gradient and DDP needs no find_unused_parameters.
-        alignment = labelled + (other if self.keep_other_half else 0 * other) + 0 * replaced
+        if self.label_half == 'dynamic':
+            labelled_weight, other_weight = self.dynamic_half_weight, self.static_half_weight
+        else:
+            labelled_weight, other_weight = self.static_half_weight, self.dynamic_half_weight
+        other_weight = other_weight if self.keep_other_half else 0
+        alignment = labelled_weight * labelled + other_weight * other + 0 * replaced
         if self.label_half == 'dynamic':
             return self._weighted_losses(pooled, codes, alignment, other, labelled)
         return self._weighted_losses(pooled, codes, alignment, labelled, other)
