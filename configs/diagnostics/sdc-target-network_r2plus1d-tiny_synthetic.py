@@ -1,7 +1,10 @@
 # Not the paper: the tiny synthetic run with the frame difference's Sinkhorn targets taken
 # from a moving-average copy of the backbone (the recognizer's target_momentum), the one
 # change after which the dynamic half learned from random weights on this CPU
-# (docs/quickstart.md, "Sixth round" to "Eighth round"). With it, as in those runs:
+# (docs/quickstart.md, "Sixth round" to "Eighth round"). That makes the dynamic half of
+# Eq. 4 one-way: the clip's dynamic codes predict the teacher's codes of d, and the
+# student's own q_d predicts nothing (see concept_alignment_loss's target_codes). With it,
+# as in those runs:
 # - a faster backbone: one block per stage at 16 base channels (a 128-channel feature),
 #   which a plain classifier teaches the motion in about 200 iterations where the tiny
 #   config's needs more than 400;
