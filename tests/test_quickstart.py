@@ -7,12 +7,14 @@ import math
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from sdc_mmaction.apis.code_parts import PARTS, format_code_parts, probe_dynamic_code_parts
 from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETRAIN_CONFIG,
                                           VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
-                                          check_distributions, format_results,
+                                          check_distributions, check_threads,
+                                          default_threads, format_results,
                                           pretrain_sampling, run_quickstart, trained_config)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -328,6 +330,20 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     assert not osp.exists(tmp_path / 'bad' / 'data')
     with pytest.raises(FileNotFoundError, match='no_such.py'):
         run_quickstart(str(tmp_path / 'bad'), preset='smoke', config='no_such.py')
+
+
+def test_default_threads_is_what_a_new_process_starts_with(monkeypatch):
+    """The pretraining record's thread count when none is given: a child's default,
+    set by the environment, not by this process's own torch.set_num_threads."""
+    threads = torch.get_num_threads()
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')  # torch caps larger counts at the cores
+    torch.set_num_threads(2)
+    try:
+        assert default_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    with pytest.raises(ValueError, match="threads must be a positive integer, got '2'"):
+        check_threads('2')
 
 
 def test_features_are_extracted_like_the_pretraining_clips():

@@ -173,9 +173,8 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
     if threads is not None:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(record, 'w') as handle:
-        # a child without OMP_NUM_THREADS starts with the same default as this process
-        json.dump(dict(settings, threads=threads or torch.get_num_threads()), handle,
-                  indent=2)
+        # what the child will use: torch may cap OMP_NUM_THREADS at the CPU count
+        json.dump(dict(settings, threads=default_threads(env)), handle, indent=2)
     _log('pretraining: ' + ' '.join(cmd))
     subprocess.run(cmd, check=True, cwd=REPO_ROOT, env=env)
     if not osp.isfile(ckpt):
@@ -188,6 +187,16 @@ def pretrained_threads(pretrain_dir: str) -> Optional[int]:
     its record predates this field)."""
     with open(osp.join(pretrain_dir, RUN_RECORD)) as handle:
         return json.load(handle).get('threads')
+
+
+def default_threads(env: Optional[Mapping[str, str]] = None) -> int:
+    """The thread count a new Python process starts torch with, in ``env`` (default: this
+    process's environment): what the pretraining child uses. This process may have
+    changed its own count with ``torch.set_num_threads``, so it is asked of a child."""
+    out = subprocess.run([sys.executable, '-c', 'import torch; print(torch.get_num_threads())'],
+                         check=True, capture_output=True, text=True,
+                         env=None if env is None else dict(env))
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def check_threads(threads) -> int:
