@@ -294,9 +294,13 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
     config = osp.join(REPO, 'configs', 'diagnostics',
                       'sdc-label-targets_r2plus1d-tiny_synthetic.py')
     work_dir = str(tmp_path / 'labels')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # not the 1 asked for below, so the check after can fail
     report = run_quickstart(work_dir, preset='smoke', figures=False, config=config,
                             max_epochs=2, cfg_options=['model.align_head.diversity_weight=0'],
                             seed=1, data_seed=0, threads=1)
+    after = torch.get_num_threads()
+    torch.set_num_threads(threads)
     assert report['max_epochs'] == 2 and report['checkpoint'].endswith('epoch_2.pth')
     assert report['config'] == config
     # another pretraining seed on the dataset of seed 0
@@ -307,6 +311,7 @@ def test_quickstart_runs_another_config_with_overrides(tmp_path):
         recorded = json.load(handle)
     assert (recorded['seed'], recorded['threads']) == (1, 1)
     assert (report['threads'], report['pretrain_threads']) == (1, 1)
+    assert after == 2  # the caller's count is given back
     trained = Config.fromfile(trained_config(osp.join(work_dir, 'pretrain'), config))
     assert trained.model.align_head.type == 'LabelTargetAlignHead'
     assert trained.model.align_head.diversity_weight == 0

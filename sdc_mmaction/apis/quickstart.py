@@ -536,6 +536,18 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     the evaluation is the same. By default the README's quick start runs. ``seed`` seeds
     the pretraining and, unless ``data_seed`` is given, the generated dataset too.
     """
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(check_threads(threads))
+    try:  # the caller's thread count comes back afterwards (tests run many quick starts)
+        return _run_quickstart(work_dir, data_root, preset, seed, figures, config,
+                               max_epochs, cfg_options, data_seed, threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epochs,
+                    cfg_options, data_seed, threads) -> dict:
     import sdc_mmaction  # noqa: F401  (registration)
 
     if preset not in PRESETS:
@@ -549,8 +561,6 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
         raise FileNotFoundError(f'pretraining config {config} does not exist')
     config = osp.abspath(config)
     cfg_options = [check_key_value(option) for option in cfg_options]  # before any work
-    if threads is not None:
-        torch.set_num_threads(check_threads(threads))
     threads_used = torch.get_num_threads()
     work_dir = osp.abspath(work_dir)
     data_root = osp.abspath(data_root or osp.join(work_dir, 'data'))
