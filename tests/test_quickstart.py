@@ -4,6 +4,7 @@ smallest run whose numbers mean something."""
 import glob
 import json
 import math
+import os
 import os.path as osp
 
 import pytest
@@ -15,7 +16,8 @@ from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETR
                                           VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
                                           check_distributions, check_threads,
                                           default_threads, format_results,
-                                          pretrain_sampling, run_quickstart, trained_config)
+                                          pretrain_sampling, run_quickstart, threads_granted,
+                                          trained_config)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -349,6 +351,28 @@ def test_default_threads_is_what_a_new_process_starts_with(monkeypatch):
         torch.set_num_threads(threads)
     with pytest.raises(ValueError, match="threads must be a positive integer, got '2'"):
         check_threads('2')
+
+
+def test_threads_above_the_cpu_count_are_capped_alike(monkeypatch, capsys):
+    """The evaluation gets the count the pretraining child gets (torch caps the child's
+    OMP_NUM_THREADS at the CPU count, but not this process's set_num_threads), and the
+    cap is said."""
+    assert threads_granted(1) == 1
+    assert 1 <= threads_granted(4096) <= os.cpu_count()
+    import sdc_mmaction.apis.quickstart as quickstart
+    seen = {}
+    monkeypatch.setattr(quickstart, 'threads_granted', lambda threads: 1)
+    monkeypatch.setattr(quickstart, '_run_quickstart',
+                        lambda *args: seen.update(inner=torch.get_num_threads(), args=args))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # neither the 5 asked for nor the 1 granted
+    try:
+        run_quickstart('unused', preset='smoke', threads=5)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads)
+    assert seen['inner'] == 1 and seen['args'][-1] == 5 and after == 2
+    assert 'asked for 5 CPU threads; this machine gives 1' in capsys.readouterr().out
 
 
 def test_features_are_extracted_like_the_pretraining_clips():

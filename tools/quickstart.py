@@ -41,8 +41,8 @@ def main(argv=None):
                         help='overrides passed on to tools/train.py --cfg-options')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for pretraining and evaluation (default: the '
-                             "environment's); the numbers depend on it, and those in "
-                             'docs/quickstart.md were made with 2')
+                             "environment's; at most the CPU count, for both); the numbers "
+                             'depend on it, and those in docs/quickstart.md were made with 2')
     parser.add_argument('--no-figures', action='store_true')
     parser.add_argument('--strict', action='store_true',
                         help='exit with status 1 when a check fails')

@@ -199,6 +199,13 @@ def default_threads(env: Optional[Mapping[str, str]] = None) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+def threads_granted(threads: int) -> int:
+    """How many threads a new process gets when ``threads`` are asked for through
+    ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` (at most the CPU count)."""
+    return default_threads(dict(os.environ, OMP_NUM_THREADS=str(threads),
+                                MKL_NUM_THREADS=str(threads)))
+
+
 def check_threads(threads) -> int:
     """``threads`` if it is a positive integer, else a ``ValueError`` naming it."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -538,7 +545,13 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     """
     previous_threads = torch.get_num_threads()
     if threads is not None:
-        torch.set_num_threads(check_threads(threads))
+        # the same count as the pretraining child really gets: torch caps
+        # OMP_NUM_THREADS at the CPU count there, not in set_num_threads here
+        granted = threads_granted(check_threads(threads))
+        if granted != threads:
+            _log(f'asked for {threads} CPU threads; this machine gives {granted}, '
+                 f'used for the pretraining and the evaluation alike')
+        torch.set_num_threads(granted)
     try:  # the caller's thread count comes back afterwards (tests run many quick starts)
         return _run_quickstart(work_dir, data_root, preset, seed, figures, config,
                                max_epochs, cfg_options, data_seed, threads)
