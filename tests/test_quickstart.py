@@ -16,7 +16,8 @@ from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETR
                                           VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
                                           check_distributions, check_threads,
                                           default_threads, format_results,
-                                          pretrain_sampling, run_quickstart, threads_granted,
+                                          prepare_dataset, pretrain_sampling,
+                                          run_quickstart, threads_granted,
                                           trained_config)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -401,3 +402,16 @@ def test_ci_run_learns_dynamic_concepts(ci_report):
     checks = ci_report['checks']
     failed = {name: check['detail'] for name, check in checks.items() if not check['passed']}
     assert not failed, failed
+
+
+def test_a_dataset_from_before_an_option_counts_as_its_default(tmp_path):
+    """meta.json written before ``hue_amplitude`` existed holds a dataset made at the
+    default: reused when the default is asked for, refused for another value."""
+    root = tmp_path / 'data'
+    root.mkdir()
+    meta = dict(seed=0, options=dict(num_static=4, height=64, width=64))
+    (root / 'meta.json').write_text(json.dumps(meta))
+    reused = prepare_dataset(str(root), dict(num_static=4, size=64, hue_amplitude=36.0))
+    assert reused['root'] == str(root)
+    with pytest.raises(FileExistsError, match='other options'):
+        prepare_dataset(str(root), dict(num_static=4, size=64, hue_amplitude=12.0))

@@ -18,8 +18,8 @@ import sdc_mmaction  # noqa: F401  (registration)
 from mmaction.registry import DATASETS, MODELS
 from sdc_mmaction.datasets import concept_pipeline
 from sdc_mmaction.datasets.synthetic import (MOTIONS, SyntheticOptions, generate_dataset,
-                                             render_video, sample_object_tracks,
-                                             write_video)
+                                             render_background, render_video,
+                                             sample_object_tracks, write_video)
 
 init_default_scope('mmaction')
 
@@ -159,7 +159,34 @@ def test_a_single_frame_does_not_tell_the_motion():
     assert np.ptp(sample_object_tracks('up', 12, 64, 64, rng)['radius']) == 0
 
 
+def test_hue_amplitude_moves_only_the_scene_colour():
+    """The same nuisances at another hue amplitude: the background shifts by the scene's
+    colour offset times the amplitude (up to the rounding to integers) and nothing else;
+    at 0 every scene has the same mean colour."""
+    grey = {}
+    for scene in range(4):
+        grey[scene] = render_background(scene, 4, 32, 32, np.random.default_rng(7), 0.0)
+        for amplitude in (12.0, 36.0):
+            background = render_background(scene, 4, 32, 32, np.random.default_rng(7),
+                                           amplitude)
+            hue = 2 * np.pi * scene / 4
+            offset = amplitude * np.cos(hue - np.array([0, 2, 4]) * np.pi / 3)
+            assert np.abs(background - grey[scene] - offset).max() <= 1.0
+            assert background.min() >= 8 and background.max() <= 248
+    # the default is the amplitude of 36 that every earlier dataset was made with
+    np.testing.assert_array_equal(
+        render_background(1, 4, 32, 32, np.random.default_rng(7)),
+        render_background(1, 4, 32, 32, np.random.default_rng(7), 36.0))
+    # with no hue, scenes differ by texture, not by mean colour (beyond the jitter)
+    means = np.array([grey[scene].mean(axis=(0, 1)) for scene in range(4)])
+    assert np.ptp(means, axis=0).max() < 2 * (6 + 3) + 2 * 18
+
+
 def test_option_errors(tmp_path):
+    for bad in (40, -1, float('nan'), True, '12'):
+        with pytest.raises(ValueError, match=f'hue_amplitude={bad!r} is invalid'):
+            generate_dataset(str(tmp_path / 'a'), hue_amplitude=bad)
+    assert not (tmp_path / 'a').exists()
     with pytest.raises(ValueError, match='noise_std=10.0 is invalid'):
         generate_dataset(str(tmp_path / 'a'), noise_std=10)
     with pytest.raises(ValueError, match='num_dynamic=10 is invalid'):
@@ -211,12 +238,14 @@ def test_generate_dataset_tool(tool_runner, tmp_path):
     out = tmp_path / 'tool'
     proc = tool_runner(['tools/generate_dataset.py', str(out), '--num-static', '2',
                         '--num-dynamic', '3', '--train-per-class', '1', '--val-per-class',
-                        '0', '--size', '20', '28', '--frames', '3', '--no-motion-only'],
+                        '0', '--size', '20', '28', '--frames', '3', '--no-motion-only',
+                        '--hue-amplitude', '6'],
                        timeout=120)
     assert 'annotations/train_action.txt: 6 videos' in proc.stdout
     with open(out / 'meta.json') as f:
         meta = json.load(f)
     assert meta['options']['height'] == 20 and meta['options']['width'] == 28
+    assert meta['options']['hue_amplitude'] == 6
     assert meta['dynamic_classes'] == ['up', 'down', 'oscillate_horizontal']
     reader = decord.VideoReader(str(out / 'videos' / 'scenes' / 'train' / 's1_d2_000.mp4'))
     assert len(reader) == 3 and reader[0].shape == (20, 28, 3)

@@ -45,6 +45,9 @@ def parse_args(argv=None):
     parser.add_argument('--object-look', choices=['fixed', 'random'],
                         default=defaults.object_look,
                         help='same look for every object, or a random shape and colour')
+    parser.add_argument('--hue-amplitude', type=float, default=defaults.hue_amplitude,
+                        help='how far the scenes\' mean colours lie from grey (8-bit levels, '
+                             '0 to 36; smaller leaves the texture as the main scene cue)')
     parser.add_argument('--workers', type=int, default=2, help='videos encoded at once')
     parser.add_argument('--overwrite', action='store_true',
                         help='write into a non-empty OUT_DIR')
@@ -63,7 +66,7 @@ def main(argv=None):
         val_per_class=args.val_per_class, motion_only=not args.no_motion_only, size=size,
         num_frames=args.frames, fps=args.fps, num_objects=args.objects,
         noise_std=args.noise_std, codec=args.codec, object_look=args.object_look,
-        overwrite=args.overwrite,
+        hue_amplitude=args.hue_amplitude, overwrite=args.overwrite,
         num_workers=args.workers, progress=True)
     print(f"wrote {meta['root']}")
     for name, count in sorted(meta['counts'].items()):

@@ -133,6 +133,9 @@ def _same_option(meta: Mapping, key: str, value) -> bool:
         return meta.get('seed', recorded.get('seed')) == value
     if key == 'size':
         return (recorded.get('height'), recorded.get('width')) == (value, value)
+    if key not in recorded:  # written before the option existed: it had the default
+        from sdc_mmaction.datasets.synthetic import SyntheticOptions
+        return getattr(SyntheticOptions(), key, None) == value
     return recorded.get(key) == value
 
 

@@ -121,6 +121,12 @@ class SyntheticOptions:
             ``'fixed'``.
         codec (str): ``'lossless'`` (H.264 RGB, exact) or ``'mp4v'`` (OpenCV MPEG-4,
             lossy, even sizes only). Defaults to ``'lossless'``.
+        hue_amplitude (float): how far each scene's mean colour lies from grey, in 8-bit
+            levels per channel, in [0, 36]. The hue is the one scene cue that survives
+            any pooling, so at 36 every feature of a small network tells the scenes
+            apart; smaller values leave the texture family as the stronger cue (at 0
+            it is the only one). Object colours, noise and the colour jitter do not
+            change. Defaults to 36.
     """
     num_static: int = 4
     num_dynamic: int = 4
@@ -135,6 +141,7 @@ class SyntheticOptions:
     noise_std: float = 2.0
     codec: str = 'lossless'
     object_look: str = 'fixed'
+    hue_amplitude: float = _CHROMA
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
@@ -152,6 +159,9 @@ class SyntheticOptions:
              f'in [0, {_MAX_NOISE_STD}] (larger noise would clip pixels)'),
             ('codec', self.codec in _CODECS, f'one of {_CODECS}'),
             ('object_look', self.object_look in ('fixed', 'random'), "'fixed' or 'random'"),
+            ('hue_amplitude', isinstance(self.hue_amplitude, (int, float)) and
+             not isinstance(self.hue_amplitude, bool) and 0 <= self.hue_amplitude <= _CHROMA,
+             f'a number in [0, {_CHROMA:g}] (larger would clip pixels)'),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -177,18 +187,20 @@ def dynamic_class_names(num_dynamic: int) -> List[str]:
     return list(MOTIONS[:num_dynamic])
 
 
-def _scene_colour(scene: int, num_static: int) -> np.ndarray:
+def _scene_colour(scene: int, num_static: int, hue_amplitude: float = _CHROMA) -> np.ndarray:
     hue = 2 * math.pi * scene / num_static
     phases = np.array([0.0, 2 * math.pi / 3, 4 * math.pi / 3])
-    return 128.0 + _CHROMA * np.cos(hue - phases)
+    return 128.0 + hue_amplitude * np.cos(hue - phases)
 
 
 def render_background(scene: int, num_static: int, height: int, width: int,
-                      rng: np.random.Generator) -> np.ndarray:
+                      rng: np.random.Generator,
+                      hue_amplitude: float = _CHROMA) -> np.ndarray:
     """The static background of one video: integer values as float64, shape (H, W, 3).
 
-    The texture family and hue are the scene class; orientation, frequency, phase and a
-    small colour jitter are nuisances drawn from ``rng``.
+    The texture family and hue are the scene class (the hue at ``hue_amplitude`` levels
+    from grey); orientation, frequency, phase and a small colour jitter are nuisances
+    drawn from ``rng``.
     """
     v, u = np.mgrid[0:height, 0:width].astype(np.float64)
     u /= width
@@ -218,7 +230,7 @@ def render_background(scene: int, num_static: int, height: int, width: int,
         field -= field.min()
         pattern = field / max(field.max(), 1e-6)
     pattern = np.clip(pattern, 0.0, 1.0)
-    colour = _scene_colour(scene, num_static)
+    colour = _scene_colour(scene, num_static, hue_amplitude)
     jitter = rng.integers(-_JITTER_GLOBAL, _JITTER_GLOBAL + 1) + rng.integers(
         -_JITTER_CHANNEL, _JITTER_CHANNEL + 1, size=3)
     background = colour + _LUMA * (2 * pattern[..., None] - 1) + jitter
@@ -313,7 +325,8 @@ def render_video(static_class: int, dynamic_class: int, scene_seed, motion_seed,
     scene_rng = np.random.default_rng(scene_seed)
     motion_rng, noise_rng = (np.random.default_rng(s)
                              for s in np.random.SeedSequence(motion_seed).spawn(2))
-    background = render_background(static_class, options.num_static, height, width, scene_rng)
+    background = render_background(static_class, options.num_static, height, width, scene_rng,
+                                   options.hue_amplitude)
     layer = render_object_layer(MOTIONS[dynamic_class], num_frames, height, width,
                                 options.num_objects, motion_rng, options.object_look)
     if options.noise_std > 0:
@@ -421,6 +434,7 @@ def generate_dataset(out_dir: str,
                      noise_std: float = 2.0,
                      codec: str = 'lossless',
                      object_look: str = 'fixed',
+                     hue_amplitude: float = _CHROMA,
                      overwrite: bool = False,
                      num_workers: int = 2,
                      progress: bool = False) -> dict:
@@ -447,7 +461,7 @@ def generate_dataset(out_dir: str,
         num_static=num_static, num_dynamic=num_dynamic, train_per_class=train_per_class,
         val_per_class=val_per_class, motion_only=motion_only, height=height, width=width,
         num_frames=num_frames, fps=fps, num_objects=num_objects, noise_std=float(noise_std),
-        codec=codec, object_look=object_look)
+        codec=codec, object_look=object_look, hue_amplitude=hue_amplitude)
     options.validate()
     if osp.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
         raise FileExistsError(f'{out_dir} is not empty; pass overwrite=True '
