@@ -406,12 +406,20 @@ def test_ci_run_learns_dynamic_concepts(ci_report):
 
 def test_a_dataset_from_before_an_option_counts_as_its_default(tmp_path):
     """meta.json written before ``hue_amplitude`` existed holds a dataset made at the
-    default: reused when the default is asked for, refused for another value."""
+    default: reused when the default is asked for, refused for another value; and a
+    folder made with another value is refused when the caller does not name the option."""
     root = tmp_path / 'data'
     root.mkdir()
     meta = dict(seed=0, options=dict(num_static=4, height=64, width=64))
     (root / 'meta.json').write_text(json.dumps(meta))
     reused = prepare_dataset(str(root), dict(num_static=4, size=64, hue_amplitude=36.0))
     assert reused['root'] == str(root)
-    with pytest.raises(FileExistsError, match='other options'):
+    with pytest.raises(FileExistsError, match=r"wanted \{'hue_amplitude': 12.0\}, found "
+                                              r"\{'hue_amplitude': '\(not recorded\)'\}"):
         prepare_dataset(str(root), dict(num_static=4, size=64, hue_amplitude=12.0))
+    # an option the caller leaves out still counts, at its default
+    meta['options']['hue_amplitude'] = 12.0
+    (root / 'meta.json').write_text(json.dumps(meta))
+    with pytest.raises(FileExistsError, match=r"wanted \{'hue_amplitude': 36.0\}"):
+        prepare_dataset(str(root), dict(num_static=4, size=64))
+    assert prepare_dataset(str(root), dict(num_static=4, size=64, hue_amplitude=12))

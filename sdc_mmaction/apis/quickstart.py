@@ -108,31 +108,59 @@ def _log(message: str) -> None:
 
 
 def prepare_dataset(data_root: str, options: Mapping, seed: int = 0) -> dict:
-    """Generate the dataset into ``data_root`` unless it already holds the same one."""
+    """Generate the dataset into ``data_root`` unless it already holds the same one.
+
+    Every generator option counts, not only those in ``options`` (the others at their
+    defaults), so a folder made with, e.g., another ``hue_amplitude`` is refused rather
+    than evaluated as if it were the preset's data."""
     from sdc_mmaction.datasets.synthetic import generate_dataset
 
     meta_file = osp.join(data_root, 'meta.json')
     if osp.isfile(meta_file):
         with open(meta_file) as handle:
             meta = json.load(handle)
-        wanted = dict(options, seed=seed)
-        if all(_same_option(meta, key, value) for key, value in wanted.items()):
+        wanted = _wanted_options(options, seed)
+        differ = {key: value for key, value in wanted.items()
+                  if not _same_option(meta, key, value)}
+        if not differ:
             _log(f'reusing the generated dataset in {data_root}')
             meta['root'] = osp.abspath(data_root)
             return meta
         raise FileExistsError(
             f'{data_root} holds a generated dataset with other options than this preset '
-            f'({wanted}); choose another --data-root or delete the folder')
+            f'(wanted {differ}, found {_found_options(meta, differ)}); choose another '
+            '--data-root or delete the folder')
     _log(f'generating the dataset into {data_root}')
     return generate_dataset(data_root, seed=seed, progress=True, **options)
+
+
+def _wanted_options(options: Mapping, seed: int) -> dict:
+    """Every option of the generator, as meta.json records them: ``options`` over the
+    defaults, ``size`` as height and width."""
+    from dataclasses import asdict
+
+    from sdc_mmaction.datasets.synthetic import SyntheticOptions
+
+    wanted = asdict(SyntheticOptions())
+    given = dict(options)
+    if 'size' in given:
+        size = given.pop('size')
+        height, width = (size, size) if isinstance(size, int) else tuple(size)
+        given.update(height=height, width=width)
+    wanted.update(given, seed=seed)
+    return wanted
+
+
+def _found_options(meta: Mapping, keys) -> dict:
+    recorded = meta.get('options', {})
+    return {key: meta.get('seed', recorded.get('seed')) if key == 'seed'
+            else recorded.get(key, '(not recorded)') for key in keys}
 
 
 def _same_option(meta: Mapping, key: str, value) -> bool:
     recorded = meta.get('options', {})
     if key == 'seed':
         return meta.get('seed', recorded.get('seed')) == value
-    if key == 'size':
-        return (recorded.get('height'), recorded.get('width')) == (value, value)
     if key not in recorded:  # written before the option existed: it had the default
         from sdc_mmaction.datasets.synthetic import SyntheticOptions
         return getattr(SyntheticOptions(), key, None) == value
