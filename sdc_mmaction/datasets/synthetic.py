@@ -21,8 +21,9 @@ from exactly one of SDC's derived views:
   for the same reason: objects are what ``d`` shows.
 - the clip ``v`` shows both.
 
-Scenes (static classes) differ by hue (evenly spaced on the colour wheel) and texture
-family (stripes, checker, rings, blobs, cycling). Motions (dynamic classes) are taken in
+Scenes (static classes) differ by hue (evenly spaced on the colour wheel, at
+``hue_amplitude`` levels from grey) and texture family (stripes, checker, rings, blobs,
+cycling). Motions (dynamic classes) are taken in
 this order: ``up``, ``down``, ``oscillate_horizontal``, ``pulse``, ``left``, ``right``,
 ``orbit_cw``, ``orbit_ccw``, ``oscillate_vertical``. The first four are unchanged by a
 horizontal flip (so MMAction2's ``Flip`` keeps their labels right); ``left``/``right`` and
