@@ -120,16 +120,17 @@ def prepare_dataset(data_root: str, options: Mapping, seed: int = 0) -> dict:
         with open(meta_file) as handle:
             meta = json.load(handle)
         wanted = _wanted_options(options, seed)
-        differ = {key: value for key, value in wanted.items()
-                  if not _same_option(meta, key, value)}
+        found = _recorded_options(meta)
+        differ = {key: value for key, value in wanted.items() if found.get(key) != value}
         if not differ:
             _log(f'reusing the generated dataset in {data_root}')
             meta['root'] = osp.abspath(data_root)
             return meta
+        held = {key: found.get(key) for key in differ}
         raise FileExistsError(
             f'{data_root} holds a generated dataset with other options than this preset '
-            f'(wanted {differ}, found {_found_options(meta, differ)}); choose another '
-            '--data-root or delete the folder')
+            f'(wanted {differ}, found {held}); choose another --data-root or delete the '
+            'folder')
     _log(f'generating the dataset into {data_root}')
     return generate_dataset(data_root, seed=seed, progress=True, **options)
 
@@ -151,20 +152,16 @@ def _wanted_options(options: Mapping, seed: int) -> dict:
     return wanted
 
 
-def _found_options(meta: Mapping, keys) -> dict:
-    recorded = meta.get('options', {})
-    return {key: meta.get('seed', recorded.get('seed')) if key == 'seed'
-            else recorded.get(key, '(not recorded)') for key in keys}
+def _recorded_options(meta: Mapping) -> dict:
+    """The options a generated dataset's meta.json records, with the seed; an option
+    missing there was written before it existed, so the dataset has its default."""
+    from dataclasses import asdict
 
+    from sdc_mmaction.datasets.synthetic import SyntheticOptions
 
-def _same_option(meta: Mapping, key: str, value) -> bool:
-    recorded = meta.get('options', {})
-    if key == 'seed':
-        return meta.get('seed', recorded.get('seed')) == value
-    if key not in recorded:  # written before the option existed: it had the default
-        from sdc_mmaction.datasets.synthetic import SyntheticOptions
-        return getattr(SyntheticOptions(), key, None) == value
-    return recorded.get(key) == value
+    recorded = dict(asdict(SyntheticOptions()), **meta.get('options', {}))
+    recorded['seed'] = meta.get('seed', recorded.get('seed'))
+    return recorded
 
 
 def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
@@ -200,9 +197,7 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')  # an interrupted quick start goes on where it stopped
     os.makedirs(work_dir, exist_ok=True)
-    env = None
-    if threads is not None:
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env = None if threads is None else _thread_env(threads)
     with open(record, 'w') as handle:
         # what the child will use: torch may cap OMP_NUM_THREADS at the CPU count
         json.dump(dict(settings, threads=default_threads(env)), handle, indent=2)
@@ -233,8 +228,12 @@ def default_threads(env: Optional[Mapping[str, str]] = None) -> int:
 def threads_granted(threads: int) -> int:
     """How many threads a new process gets when ``threads`` are asked for through
     ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` (at most the CPU count)."""
-    return default_threads(dict(os.environ, OMP_NUM_THREADS=str(threads),
-                                MKL_NUM_THREADS=str(threads)))
+    return default_threads(_thread_env(threads))
+
+
+def _thread_env(threads: int) -> dict:
+    """This process's environment, asking a child for ``threads`` CPU threads."""
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
 def check_threads(threads) -> int:
