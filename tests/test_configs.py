@@ -68,6 +68,22 @@ def test_target_network_config_runs_a_step():
     assert int(model.target_backbones['backbone'].steps) == 1
 
 
+def test_code_regression_config_runs_a_step():
+    cfg = load('configs/diagnostics/sdc-code-regression_r2plus1d-tiny_synthetic.py')
+    head = cfg.model.align_head
+    assert head.dynamic_code_regression_weight == 3.0
+    assert head.fidelity_through_dynamic_clip_codes is False
+    assert cfg.model.target_views == ('diff', )
+    assert cfg.train_cfg.max_epochs == 120 and cfg.param_scheduler[0].T_max == 120
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert losses['loss_code_reg'] > 0
+
+
 def pipeline_step(cfg, name):
     steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == name]
     assert len(steps) == 1, name

@@ -4,8 +4,9 @@ import pytest
 import torch
 from mmaction.registry import MODELS
 
-from sdc_mmaction.models.losses import (concept_alignment_loss, concept_codes, diversity_loss,
-                                        fidelity_loss, local_concept_loss, valid_concept_mask)
+from sdc_mmaction.models.losses import (code_regression_loss, concept_alignment_loss,
+                                        concept_codes, diversity_loss, fidelity_loss,
+                                        local_concept_loss, valid_concept_mask)
 
 torch.set_num_threads(1)
 VIEWS = ('clip', 'static', 'diff')
@@ -235,6 +236,42 @@ def test_align_head_target_codes():
     queued = head.queue_state()['scores']
     torch.testing.assert_close(queued['diff'][-N:], target['diff'])
     torch.testing.assert_close(queued['static'][-N:], codes['static'].detach())
+
+
+def test_align_head_dynamic_code_regression():
+    """Off by default (no extra key); at weight w, w times the regression of q_v^d onto the
+    target codes of d, whose gradient reaches only the clip's dynamic codes."""
+    pooled = pooled_features()
+    teacher = pooled_features(seed=5)
+    torch.manual_seed(0)
+    paper = build_align()
+    target = paper.target_codes(dict(diff=teacher['diff']))
+    assert 'loss_code_reg' not in paper.loss(pooled, paper(pooled), target_codes=target)
+
+    torch.manual_seed(0)
+    head = build_align(dynamic_code_regression_weight=3.0)
+    codes = {v: c.detach().requires_grad_(True) for v, c in head(pooled).items()}
+    losses = head.loss(pooled, codes, target_codes=target)
+    torch.testing.assert_close(losses['loss_code_reg'],
+                               3.0 * code_regression_loss(codes['clip'][:, KS:], target['diff']))
+    reference = paper.loss(pooled, paper(pooled), target_codes=target)
+    for name in ('loss_aln', 'loss_fid', 'loss_div'):
+        torch.testing.assert_close(losses[name], reference[name])
+    clip, static, diff = torch.autograd.grad(losses['loss_code_reg'], list(codes.values()),
+                                             allow_unused=True)
+    assert clip[:, KS:].abs().sum() > 0 and torch.count_nonzero(clip[:, :KS]) == 0
+    assert static is None and diff is None
+
+    with pytest.raises(ValueError, match=r'dynamic_code_regression_weight=3.0 needs '
+                                         r'target_codes\["diff"\]'):
+        head.loss(pooled, codes)
+    with pytest.raises(ValueError, match='dynamic_code_regression_weight'):
+        build_align(dynamic_code_regression_weight=-1)
+    with pytest.raises(ValueError, match='dynamic_code_regression_weight'):
+        build_align(dynamic_code_regression_weight=True)
+    with pytest.raises(ValueError, match='LabelTargetAlignHead does not support '
+                                         'dynamic_code_regression_weight'):
+        build_align(type='LabelTargetAlignHead', dynamic_code_regression_weight=1.0)
 
 
 # ----------------------------------------------------------------- LocalConceptContrastHead

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sdc_mmaction.models.losses import (concept_alignment_loss, concept_codes,
+from sdc_mmaction.models.losses import (code_regression_loss, concept_alignment_loss,
+                                        concept_codes,
                                         concept_cross_attention, concept_margin_loss,
                                         concept_predictions,
                                         diversity_loss, fidelity_loss, local_concept_loss,
@@ -311,6 +312,24 @@ def test_fidelity_loss_matches_reference_and_stops_target_gradient():
         assert feat.grad is None  # stop-gradient on the target features
     with pytest.raises(ValueError, match='reconstruction'):
         fidelity_loss([rand(4, 6)], [rand(4, 5)])
+
+
+# ----------------------------------------------------------------- not in the paper
+def test_code_regression_loss_matches_reference_and_stops_target_gradient():
+    clip = rand(3, 4, seed=32, requires_grad=True)
+    target = rand(3, 4, seed=33, requires_grad=True)
+    loss = code_regression_loss(clip, target)
+    expected = sum(sum((float(a) - float(b))**2 for a, b in zip(row_c, row_t))
+                   for row_c, row_t in zip(clip.detach().numpy(), target.detach().numpy())) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    torch.testing.assert_close(clip.grad, 2 * (clip - target).detach() / 3)
+    assert target.grad is None
+    assert code_regression_loss(target.detach(), target.detach()).item() == 0
+    with pytest.raises(ValueError, match=r'clip codes \(3, 4\) and target codes \(3, 5\)'):
+        code_regression_loss(rand(3, 4), rand(3, 5))
+    with pytest.raises(ValueError, match='same'):
+        code_regression_loss(rand(4), rand(4))
 
 
 # ----------------------------------------------------------------- Eq. 7

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 import sdc_mmaction  # noqa: F401  (registration)
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
-from sdc_mmaction.models.losses import concept_alignment_loss
+from sdc_mmaction.models.losses import code_regression_loss, concept_alignment_loss
 
 KS, KD, TOP_K = 6, 4, 2
 CHANNELS = 64  # R(2+1)D-18 with base_channels=8
@@ -429,6 +429,28 @@ def test_target_network_gives_the_dynamic_targets():
     assert int(model.target_backbones['backbone'].steps) == steps
 
 
+def test_code_regression_pulls_the_dynamic_clip_codes_to_the_target_codes_of_d():
+    align_head = dict(type='ConceptAlignHead', in_channels=CHANNELS, num_static_concepts=KS,
+                      num_dynamic_concepts=KD, dynamic_code_regression_weight=2.0)
+    model = build(target_momentum=0.1, align_head=align_head)
+    model.train()
+    inputs = batch(n=2, size=32)
+    _sgd_step(model, inputs)  # so that the target differs from the online backbone
+    views, _ = model.split_views(inputs, None, need_all_views=True)
+    reference = copy.deepcopy(model)
+    target = reference.target_backbones['backbone']
+    target.update_parameters(reference.backbone)
+    with torch.no_grad():
+        teacher_map = target.module(views['diff'])
+        teacher_codes = reference.align_head.target_codes(dict(diff=teacher_map.mean((2, 3, 4))))
+    pooled, _ = reference.extract_feat(views)
+    clip_codes = reference.align_head(pooled)['clip']
+    losses = model(inputs, None, mode='loss')
+    torch.testing.assert_close(
+        losses['loss_code_reg'],
+        2.0 * code_regression_loss(clip_codes[:, KS:], teacher_codes['diff']))
+
+
 def test_target_network_with_two_views_and_separate_backbones():
     shared = build(target_momentum=0.5, target_views=('static', 'diff'))
     assert list(shared.target_backbones) == ['backbone']  # one copy of the shared backbone
@@ -463,6 +485,14 @@ def test_exported_backbone_leaves_the_target_network_out():
     (dict(target_momentum=0.1, align_head=dict(
         type='LabelTargetAlignHead', in_channels=CHANNELS, num_static_concepts=KS,
         num_dynamic_concepts=KD)), ValueError, 'LabelTargetAlignHead'),
+    (dict(align_head=dict(type='ConceptAlignHead', in_channels=CHANNELS,
+                          num_static_concepts=KS, num_dynamic_concepts=KD,
+                          dynamic_code_regression_weight=1.0)),
+     ValueError, r"dynamic_code_regression_weight=1.0 .* target_momentum=None"),
+    (dict(target_momentum=0.1, target_views=('static', ), align_head=dict(
+        type='ConceptAlignHead', in_channels=CHANNELS, num_static_concepts=KS,
+        num_dynamic_concepts=KD, dynamic_code_regression_weight=1.0)),
+     ValueError, r"'diff' in target_views .*target_views=\('static',\)"),
 ])
 def test_target_network_build_errors(overrides, error, match):
     with pytest.raises(error, match=match):

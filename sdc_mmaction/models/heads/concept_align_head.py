@@ -8,7 +8,8 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..losses import concept_alignment_loss, concept_codes, diversity_loss, fidelity_loss
+from ..losses import (code_regression_loss, concept_alignment_loss, concept_codes,
+                      diversity_loss, fidelity_loss)
 
 #: the views, in the order of the contract in docs/design.md
 VIEW_NAMES = ('clip', 'static', 'diff')
@@ -88,6 +89,13 @@ class ConceptAlignHead(BaseModule):
             that reconstruction, so ``L_fid`` cannot write the scene, which dominates ``v``,
             into the dynamic codes where Eq. 4's softmax does not look (a shift shared by
             all of them); docs/quickstart.md, "Eighth round".
+        dynamic_code_regression_weight (float): not in the paper; 0 (default) leaves it
+            out. Above 0, ``loss`` also returns ``loss_code_reg``, this weight times
+            :func:`~sdc_mmaction.models.losses.code_regression_loss` of the clip's raw
+            dynamic codes ``q_v^d`` and the target network's codes of ``d``, so it needs
+            ``target_codes['diff']`` (the recognizer's ``target_momentum`` with 'diff' in
+            its ``target_views``). It trains the parts of ``q_v^d`` that Eq. 4's softmax
+            does not see; docs/quickstart.md, "Twelfth round" and "Thirteenth round".
         queue_length (int): rows of past codes kept per view for Sinkhorn (0, the default,
             turns the queue off). See "Score queue" below.
         queue_start_epoch (int): first epoch (0-based, as ``runner.epoch``) at which the
@@ -102,7 +110,8 @@ class ConceptAlignHead(BaseModule):
 
         ``loss(pooled, codes, target_codes=None)``: both dicts with all three views;
         returns ``dict(loss_aln, loss_fid, loss_div)``, each a scalar already multiplied
-        by its weight, plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted
+        by its weight (and ``loss_code_reg`` when ``dynamic_code_regression_weight`` is
+        above 0), plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted
         halves of ``loss_aln`` for the logs. ``target_codes`` (optional,
         ``dict(static=(N, Ks), diff=(N, Kd))``, either key) are a target network's codes
         of the same samples, from :meth:`target_codes`; that view's targets are solved
@@ -142,6 +151,7 @@ class ConceptAlignHead(BaseModule):
                  diversity_weight: float = 0.01,
                  fidelity_hidden_channels: Optional[int] = None,
                  fidelity_through_dynamic_clip_codes: bool = True,
+                 dynamic_code_regression_weight: float = 0.0,
                  queue_length: int = 0,
                  queue_start_epoch: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
@@ -170,6 +180,8 @@ class ConceptAlignHead(BaseModule):
             raise ValueError(f'fidelity_through_dynamic_clip_codes must be True or False, '
                              f'got {fidelity_through_dynamic_clip_codes!r}')
         self.fidelity_through_dynamic_clip_codes = fidelity_through_dynamic_clip_codes
+        self.dynamic_code_regression_weight = _check_non_negative(
+            'dynamic_code_regression_weight', dynamic_code_regression_weight)
         if isinstance(queue_length, bool) or int(queue_length) != queue_length \
                 or queue_length < 0:
             raise ValueError(f'queue_length must be an integer >= 0, got {queue_length!r}')
@@ -275,7 +287,22 @@ class ConceptAlignHead(BaseModule):
         aln_static, aln_dynamic = self._alignment_halves(codes, target_codes)
         alignment = (self.static_half_weight * aln_static
                      + self.dynamic_half_weight * aln_dynamic)
-        return self._weighted_losses(pooled, codes, alignment, aln_static, aln_dynamic)
+        losses = self._weighted_losses(pooled, codes, alignment, aln_static, aln_dynamic)
+        if self.dynamic_code_regression_weight > 0:
+            losses['loss_code_reg'] = (self.dynamic_code_regression_weight
+                                       * self._dynamic_code_regression(codes, target_codes))
+        return losses
+
+    def _dynamic_code_regression(self, codes: Dict[str, Tensor],
+                                 target_codes: Optional[Dict[str, Tensor]]) -> Tensor:
+        if not target_codes or 'diff' not in target_codes:
+            raise ValueError(
+                f'{type(self).__name__}: dynamic_code_regression_weight='
+                f'{self.dynamic_code_regression_weight} needs target_codes["diff"], a target '
+                "network's codes of the frame difference; set the recognizer's "
+                "target_momentum with 'diff' in its target_views")
+        return code_regression_loss(codes['clip'][:, self.num_static_concepts:],
+                                    target_codes['diff'])
 
     def _check_loss_inputs(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor]) -> None:
         self._check_pooled(pooled, require_all=True)

@@ -57,6 +57,11 @@ class LabelTargetAlignHead(ConceptAlignHead):
                              f'{keep_other_half!r}')
         self.label_half = label_half
         self.keep_other_half = keep_other_half
+        if self.dynamic_code_regression_weight > 0:
+            # this head takes no target network's codes (its targets are labels)
+            raise ValueError(f'{type(self).__name__} does not support '
+                             f'dynamic_code_regression_weight='
+                             f'{self.dynamic_code_regression_weight}; leave it at 0')
 
     def _labels(self, data_samples, num_samples: int) -> Tensor:
         name = type(self).__name__

@@ -176,6 +176,14 @@ class ConceptPretrainRecognizer(BaseModel):
         self.target_backbones = None
         if target_momentum is not None:
             self._build_target_backbones(target_momentum, target_views)
+        code_regression = getattr(self.align_head, 'dynamic_code_regression_weight', 0)
+        if code_regression > 0 and 'diff' not in self.target_views:
+            raise ValueError(f'ConceptPretrainRecognizer: align_head.'
+                             f'dynamic_code_regression_weight={code_regression} regresses '
+                             "onto a target network's codes of 'diff', so it needs "
+                             "target_momentum set and 'diff' in target_views (got "
+                             f'target_momentum={target_momentum!r}, target_views='
+                             f'{tuple(target_views)!r})')
 
     def _build_target_backbones(self, momentum, target_views) -> None:
         """The moving-average copies: one of the shared backbone, or one per target view
