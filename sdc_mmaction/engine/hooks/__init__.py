@@ -4,5 +4,5 @@ from .local_loss_warmup_hook import LocalLossWarmupHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .static_half_warmup_hook import StaticHalfWarmupHook
 
-__all__ = ['CodeRegressionWarmupHook', 'ConceptQueueHook', 'LocalLossWarmupHook', 'NonFiniteLossError',
-           'NonFiniteLossHook', 'StaticHalfWarmupHook']
+__all__ = ['CodeRegressionWarmupHook', 'ConceptQueueHook', 'LocalLossWarmupHook',
+           'NonFiniteLossError', 'NonFiniteLossHook', 'StaticHalfWarmupHook']

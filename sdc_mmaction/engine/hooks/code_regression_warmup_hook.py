@@ -10,10 +10,11 @@ class CodeRegressionWarmupHook(HeadWeightWarmupHook):
     """Weight ``loss_code_reg`` by ``warmup_weight`` for the first epochs.
 
     Not in the paper. On the generated dataset the regression of ``q_v^d`` onto the target
-    network's codes of ``d`` starts the motion in the backbone at a weight of 10 but then
-    takes the static half down, and keeps the static half at 3 with less motion
-    (docs/quickstart.md, "Twelfth round"); this hook lets one run use a high weight while
-    the static half is held down and a lower one after. It sets the align head's
+    network's codes of ``d`` brings the motion into the backbone at a weight of 10 but
+    takes the static half down, while at 3 the static half learns and on some seeds the
+    dynamic half never starts (docs/quickstart.md, "Twelfth round" and "Thirteenth
+    round"); this hook lets one run use one weight for the first epochs and another
+    after. It sets the align head's
     ``dynamic_code_regression_weight`` to ``warmup_weight`` for epochs
     ``0 .. warmup_epochs - 1`` (0-based ``runner.epoch``) and to
     ``dynamic_code_regression_weight`` from epoch ``warmup_epochs`` on, in
