@@ -398,14 +398,10 @@ def test_target_network_is_a_moving_average_of_the_backbone():
         torch.testing.assert_close(a, b, msg=name)
 
 
-def test_target_network_gives_the_dynamic_targets():
-    model = build(target_momentum=0.1)
-    model.train()
-    inputs = batch(n=2, size=32)
-    for _ in range(2):
-        _sgd_step(model, inputs)  # so that the target differs from the online backbone
+def _codes_and_teacher_codes_by_hand(model, inputs):
+    """What the next loss call computes, on a copy: update the target network, run it on d,
+    its codes through the head; and the online codes of all views."""
     views, _ = model.split_views(inputs, None, need_all_views=True)
-    # what the loss does, by hand: update, run the copy on d, codes through the head
     reference = copy.deepcopy(model)
     target = reference.target_backbones['backbone']
     target.update_parameters(reference.backbone)
@@ -413,7 +409,16 @@ def test_target_network_gives_the_dynamic_targets():
         teacher_map = target.module(views['diff'])
         teacher_codes = reference.align_head.target_codes(dict(diff=teacher_map.mean((2, 3, 4))))
     pooled, _ = reference.extract_feat(views)
-    codes = reference.align_head(pooled)
+    return reference.align_head(pooled), teacher_codes
+
+
+def test_target_network_gives_the_dynamic_targets():
+    model = build(target_momentum=0.1)
+    model.train()
+    inputs = batch(n=2, size=32)
+    for _ in range(2):
+        _sgd_step(model, inputs)  # so that the target differs from the online backbone
+    codes, teacher_codes = _codes_and_teacher_codes_by_hand(model, inputs)
     losses = model(inputs, None, mode='loss')
     expected = concept_alignment_loss(codes['static'], codes['diff'], codes['clip'],
                                       return_parts=True, target_codes=teacher_codes)
@@ -436,15 +441,8 @@ def test_code_regression_pulls_the_dynamic_clip_codes_to_the_target_codes_of_d()
     model.train()
     inputs = batch(n=2, size=32)
     _sgd_step(model, inputs)  # so that the target differs from the online backbone
-    views, _ = model.split_views(inputs, None, need_all_views=True)
-    reference = copy.deepcopy(model)
-    target = reference.target_backbones['backbone']
-    target.update_parameters(reference.backbone)
-    with torch.no_grad():
-        teacher_map = target.module(views['diff'])
-        teacher_codes = reference.align_head.target_codes(dict(diff=teacher_map.mean((2, 3, 4))))
-    pooled, _ = reference.extract_feat(views)
-    clip_codes = reference.align_head(pooled)['clip']
+    codes, teacher_codes = _codes_and_teacher_codes_by_hand(model, inputs)
+    clip_codes = codes['clip']
     losses = model(inputs, None, mode='loss')
     torch.testing.assert_close(
         losses['loss_code_reg'],
