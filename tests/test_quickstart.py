@@ -14,7 +14,8 @@ from mmengine.config import Config
 from sdc_mmaction.apis.code_parts import PARTS, format_code_parts, probe_dynamic_code_parts
 from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETRAIN_CONFIG,
                                           VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
-                                          check_distributions, check_threads,
+                                          check_distributions, check_feature_families,
+                                          check_threads,
                                           default_threads, format_results,
                                           prepare_dataset, pretrain_sampling,
                                           run_quickstart, threads_granted,
@@ -211,6 +212,52 @@ def test_distribution_checks_ask_the_same_of_the_concept_distributions_only():
         _reportable(res), _reportable(random), claims)
 
 
+def test_feature_family_checks_judge_the_codes_and_the_local_features_apart():
+    """``check_feature_families`` asks the decoupling checks of the codes alone and of the
+    local features alone: codes that decouple pass all three while local features that
+    read the motion as well on both halves fail the motion-only check, as the claims do
+    (their best static feature is ``F_v_s``)."""
+    margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
+    random = _probes(0.3, {}, {}, {})
+    right, wrong, right_acc, wrong_acc = _pair(10, 40, 2, 12)  # 78.1 against 18.8
+    res = dict(_probes(0.5, dict(q_v_s=right_acc, q_v_d=wrong_acc, F_v_s=0.9, F_v_d=0.9),
+                       dict(q_v_s=wrong_acc, q_v_d=right_acc, F_v_s=0.3, F_v_d=0.3),
+                       dict(q_v_s=wrong_acc, q_v_d=right_acc, F_v_s=right_acc,
+                            F_v_d=right_acc)),
+               concept_correct=_concept_correct(
+                   static__q_v_s=right, dynamic__q_v_s=wrong, dynamic__q_v_d=right,
+                   static__q_v_d=wrong, motion__q_v_d=right, motion__q_v_s=wrong,
+                   motion__F_v_s=right, motion__F_v_d=right))
+    claims = check_claims(res, random, margins)
+    families = check_feature_families(res, margins)
+    assert list(families) == ['codes', 'local_features']
+    assert all(c['passed'] for c in families['codes'].values()), families['codes']
+    assert '(q_v_d vs q_v_s)' in families['codes']['motion_only_dynamic_beats_static'][
+        'detail']
+    local = families['local_features']
+    assert not local['motion_only_dynamic_beats_static']['passed']
+    assert '78.1 vs 78.1' in local['motion_only_dynamic_beats_static']['detail']
+    assert not claims['motion_only_dynamic_beats_static']['passed']
+    assert '(q_v_d vs F_v_s)' in claims['motion_only_dynamic_beats_static']['detail']
+    # the codes alone fail when they read the motion no better than the static codes
+    probes = res['probes']
+    flat = dict(res, probes=dict(probes, motion=dict(probes['motion'], q_v_s=right_acc)),
+                concept_correct=dict(res['concept_correct'], motion=dict(
+                    res['concept_correct']['motion'], q_v_s=right)))
+    assert not check_feature_families(flat, margins)['codes'][
+        'motion_only_dynamic_beats_static']['passed']
+    table = format_results(_reportable(res), _reportable(random), claims, None, families)
+    claims_part, asked = table.split(
+        '## The decoupling checks asked of each kind of concept feature')
+    assert '- [ ] motion_only_dynamic_beats_static' in claims_part
+    codes_part, local_part = asked.split('local_features (F_v_s, F_v_d):')
+    assert 'codes (q_v_s, q_v_d):' in codes_part
+    assert '- [x] motion_only_dynamic_beats_static' in codes_part
+    assert '- [ ] motion_only_dynamic_beats_static' in local_part
+    assert 'each kind of concept feature' not in format_results(
+        _reportable(res), _reportable(random), claims)
+
+
 def test_quickstart_smoke_runs_every_step(tmp_path, tool_runner):
     work_dir = str(tmp_path / 'qs')
     report = run_quickstart(work_dir, preset='smoke')
@@ -240,6 +287,9 @@ def test_quickstart_smoke_runs_every_step(tmp_path, tool_runner):
         'beats_random_on_action', 'static_features_know_the_scene',
         'dynamic_features_know_the_motion', 'motion_only_dynamic_beats_static'}
     assert list(report['distribution_checks']) == list(report['checks'])[1:]
+    assert list(report['family_checks']) == ['codes', 'local_features']
+    for family_checks in report['family_checks'].values():
+        assert list(family_checks) == list(report['checks'])[1:]
     for name in ('attention', 'code_similarity', 'loss_curves'):
         with open(report['figures'][name], 'rb') as handle:
             assert handle.read(8) == b'\x89PNG\r\n\x1a\n'
