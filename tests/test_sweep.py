@@ -265,9 +265,11 @@ def test_device_script_runs_a_sweep_end_to_end(tmp_path, smoke_data):
         'dynamic_features_know_the_motion', 'motion_only_dynamic_beats_static'}
     assert set(rows['evaluated']['distribution_checks']) == \
         set(rows['evaluated']['checks']) - {'beats_random_on_action'}
+    assert set(rows['evaluated']['code_checks']) == set(rows['evaluated']['distribution_checks'])
     assert 0.0 <= rows['evaluated']['motion_only_v'] <= 1.0
     summary = (out / 'summary.md').read_text()
-    assert '| train | finished | 6 |' in summary and summary.count(' of 3 |') == 1
+    # the evaluated run's p_v and q_v columns
+    assert '| train | finished | 6 |' in summary and summary.count(' of 3 |') == 2
     with tarfile.open(out / 'logs.tgz') as archive:
         names = archive.getnames()
     assert './train.log' in names and './evaluated/results.md' in names

@@ -331,6 +331,11 @@ def summarise_sweep(statuses: Sequence[Mapping], key: str = 'aln_dynamic',
             row['distribution_checks'] = {
                 name: bool(c['passed'])
                 for name, c in (report.get('distribution_checks') or {}).items()} or None
+            # and of the codes q_v^s / q_v^d alone (absent from older reports)
+            row['code_checks'] = {
+                name: bool(c['passed'])
+                for name, c in ((report.get('family_checks') or {}).get('codes') or {}).items()
+            } or None
             probes = report['sdc']['probes']
             row['motion_only_v'] = probes['motion']['v']
             row['motion_only_q_v_d'] = probes['motion']['q_v_d']
@@ -355,8 +360,8 @@ def format_summary(rows: Sequence[Mapping], key: str = 'aln_dynamic',
              'the warm-up and when Eq. 8 keeps no concept).', '',
              f'| run | status | iterations | onset | last `{key}` (range) | L_loc non-zero | '
              'motion-only v / q_v^d | action v (random) | checks passed | '
-             'p_v checks passed |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+             'p_v checks passed | q_v checks passed |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
 
     def passed_of(checks):
         return '-' if checks is None else f'{sum(checks.values())} of {len(checks)}'
@@ -370,5 +375,6 @@ def format_summary(rows: Sequence[Mapping], key: str = 'aln_dynamic',
             f'{num(r["loc_nonzero"])} | {pct(r.get("motion_only_v"))} / '
             f'{pct(r.get("motion_only_q_v_d"))} | {pct(r.get("action_v"))} '
             f'({pct(r.get("random_action_v"))}) | {passed} | '
-            f'{passed_of(r.get("distribution_checks"))} |')
+            f'{passed_of(r.get("distribution_checks"))} | '
+            f'{passed_of(r.get("code_checks"))} |')
     return '\n'.join(lines)
