@@ -232,13 +232,14 @@ def test_feature_family_checks_judge_the_codes_and_the_local_features_apart():
     families = check_feature_families(res, margins)
     assert list(families) == ['codes', 'local_features']
     assert all(c['passed'] for c in families['codes'].values()), families['codes']
-    assert '(q_v_d vs q_v_s)' in families['codes']['motion_only_dynamic_beats_static'][
-        'detail']
+    assert 'motion-only variant: dynamic vs static feature (q_v_d vs q_v_s)' in families[
+        'codes']['motion_only_dynamic_beats_static']['detail']
     local = families['local_features']
     assert not local['motion_only_dynamic_beats_static']['passed']
     assert '78.1 vs 78.1' in local['motion_only_dynamic_beats_static']['detail']
     assert not claims['motion_only_dynamic_beats_static']['passed']
-    assert '(q_v_d vs F_v_s)' in claims['motion_only_dynamic_beats_static']['detail']
+    assert 'best dynamic vs best static feature (q_v_d vs F_v_s)' in claims[
+        'motion_only_dynamic_beats_static']['detail']
     # the codes alone fail when they read the motion no better than the static codes
     probes = res['probes']
     flat = dict(res, probes=dict(probes, motion=dict(probes['motion'], q_v_s=right_acc)),

@@ -493,8 +493,9 @@ def decoupling_checks(sdc: Mapping, margins: Mapping, static_features: Sequence[
         ('the motion probe', 'the scene probe'))
     motion_dyn = max(dynamic_features, key=lambda f: p['motion'][f])
     motion_sta = max(static_features, key=lambda f: p['motion'][f])
+    best = 'best ' if len(static_features) > 1 or len(dynamic_features) > 1 else ''
     add('motion_only_dynamic_beats_static', ('motion', motion_dyn), ('motion', motion_sta),
-        'motion-only variant: best dynamic vs best static '
+        f'motion-only variant: {best}dynamic vs {best}static '
         f'feature ({motion_dyn} vs {motion_sta})', (motion_dyn, motion_sta))
     return checks
 
