@@ -15,7 +15,7 @@ from sdc_mmaction.apis.code_parts import PARTS, format_code_parts, probe_dynamic
 from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETRAIN_CONFIG,
                                           VARIANCE_FEATURES, VIEW_FEATURES, check_claims,
                                           check_distributions, check_feature_families,
-                                          check_threads,
+                                          check_threads, extract_all,
                                           default_threads, format_results,
                                           prepare_dataset, pretrain_sampling,
                                           run_quickstart, threads_granted,
@@ -340,6 +340,17 @@ def test_quickstart_smoke_runs_every_step(tmp_path, tool_runner):
         probe_dynamic_code_parts(str(tmp_path / 'empty'))
     with pytest.raises(FileNotFoundError, match='no_data'):
         probe_dynamic_code_parts(work_dir, data_root=str(tmp_path / 'no_data'))
+
+    # one variant alone is extracted without the other's videos
+    data_root = osp.join(work_dir, 'data')
+    with open(osp.join(data_root, 'meta.json')) as handle:
+        meta = json.load(handle)
+    only = extract_all(None, data_root, meta, 1, 'random', variants=('motion_only', ))
+    assert set(only) == {('motion_only', 'train'), ('motion_only', 'val'), 'model'}
+    assert list(only[('motion_only', 'val')][1]) == ['motion']
+    for variants in ((), ('scenes', 'motion')):
+        with pytest.raises(ValueError, match='variants'):
+            extract_all(None, data_root, meta, 1, 'random', variants=variants)
 
 
 def test_quickstart_runs_another_config_with_overrides(tmp_path):

@@ -55,7 +55,9 @@ def probe_dynamic_code_parts(work_dir: str, data_root: Optional[str] = None) -> 
     with open(meta_path) as handle:
         meta = json.load(handle)
     config = trained_config(osp.join(work_dir, 'pretrain'), report['config'])
-    extracted = extract_all(report['checkpoint'], data_root, meta, 1, 'SDC code parts', config)
+    # only the scenes videos carry both labels; the motion-only ones are not probed here
+    extracted = extract_all(report['checkpoint'], data_root, meta, 1, 'SDC code parts',
+                            config, variants=('scenes', ))
     head = extracted['model'].align_head.eval()
     num_static = head.num_concepts['static']
     parts = {}

@@ -290,13 +290,25 @@ def pretrain_sampling(config: str = PRETRAIN_CONFIG) -> dict:
                 frame_interval=int(sampling[0].get('frame_interval', 1)))
 
 
+#: the label sets of each variant of the generated dataset: name -> annotation stem
+VARIANT_LABELS = OrderedDict(scenes=SCENE_LABELS,
+                             motion_only=OrderedDict(motion='motion_only'))
+
+
 def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
-                num_clips: int, desc: str, config: str = PRETRAIN_CONFIG) -> dict:
-    """Table 3 features of every list, for one model (``checkpoint=None``: random), built
-    from ``config`` and fed clips sampled as its training pipeline samples them."""
+                num_clips: int, desc: str, config: str = PRETRAIN_CONFIG,
+                variants: Sequence[str] = tuple(VARIANT_LABELS)) -> dict:
+    """Table 3 features of every list of ``variants`` (default: both), for one model
+    (``checkpoint=None``: random), built from ``config`` and fed clips sampled as its
+    training pipeline samples them. Returns ``(variant, split) -> (features, labels)``
+    and ``'model'``."""
     from .concept_analysis import extract_concept_features, labels_for_videos
     from .feature_extraction import build_model
 
+    unknown = [variant for variant in variants if variant not in VARIANT_LABELS]
+    if unknown or not variants:
+        raise ValueError(f'extract_all: variants {list(variants)} must be a non-empty '
+                         f'subset of {list(VARIANT_LABELS)}')
     torch.manual_seed(0)  # the random baseline is the same network every run
     model, _ = build_model(config, checkpoint)
     sampling = pretrain_sampling(config)
@@ -304,8 +316,8 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
     videos = osp.join(data_root, 'videos')
     ann = osp.join(data_root, 'annotations')
     out = {}
-    for variant, stems in (('scenes', SCENE_LABELS),
-                           ('motion_only', OrderedDict(motion='motion_only'))):
+    for variant in variants:
+        stems = VARIANT_LABELS[variant]
         for split in ('train', 'val'):
             first = next(iter(stems.values()))
             feats, _, files = extract_concept_features(
