@@ -197,3 +197,17 @@ def test_concept_analysis_table(pretrained, generated_dataset, tmp_path, capsys)
     assert report['settings']['num_train'] == 12 and report['settings']['num_val'] == 4
     markdown = (out_dir / 'concept_analysis.md').read_text()
     assert markdown.splitlines()[2].startswith('| action | ')
+
+    # other columns: the concept distributions and the frame difference's own features
+    run_tool_main('concept_analysis.py', [
+        PRETRAIN_CONFIG, pretrained['checkpoint'],
+        '--train-list', f'{ann}/train_dynamic.txt', '--val-list', f'{ann}/val_dynamic.txt',
+        '--data-prefix', f'{generated_dataset}/videos', '--label-name', 'dynamic',
+        '--features', 'q_v_d', 'p_v_s', 'p_v_d', 'd', '--clip-len', '8', '--frame-interval',
+        '2', '--resize', '0', '--crop-size', '32', '--max-iter', '50', '--no-progress'
+    ])
+    assert '| labels | q_v^d | p_v_s | p_v_d | d |' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run_tool_main('concept_analysis.py', [
+            PRETRAIN_CONFIG, 'none', '--train-list', 'x', '--val-list', 'y',
+            '--data-prefix', 'z', '--features', 'p_v'])

@@ -8,7 +8,9 @@
 
 Prints the table (top-1 %, one row per label set) and writes ``concept_analysis.json`` and
 ``concept_analysis.md`` to ``--out-dir``. ``--extra-labels NAME TRAIN VAL`` adds a label
-set over the same videos (matched by path). See ``sdc_mmaction.apis.concept_analysis``.
+set over the same videos (matched by path); ``--features`` picks other columns, such as
+the concept distributions ``p_v_s p_v_d`` that the quick start's report also probes. See
+``sdc_mmaction.apis.concept_analysis``.
 """
 import argparse
 import os.path as osp
@@ -19,7 +21,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import sdc_mmaction  # noqa: E402,F401  (compat fixes and registration)
 from mmengine.config import DictAction  # noqa: E402
 
-from sdc_mmaction.apis.concept_analysis import TABLE_FEATURES, concept_analysis  # noqa
+from sdc_mmaction.apis.concept_analysis import (ANALYSIS_FEATURES, TABLE_FEATURES,  # noqa
+                                                concept_analysis)
 
 
 def parse_args(argv=None):
@@ -37,7 +40,10 @@ def parse_args(argv=None):
                         metavar=('NAME', 'TRAIN_LIST', 'VAL_LIST'),
                         help='another label set over the same videos (repeatable)')
     parser.add_argument('--features', nargs='+', default=list(TABLE_FEATURES),
-                        choices=TABLE_FEATURES)
+                        choices=ANALYSIS_FEATURES,
+                        help="columns: Table 3's (the default), the concept distributions "
+                        "p_v_s p_v_d, or the static frame's and frame difference's own "
+                        "features s q_s F_s d q_d F_d")
     parser.add_argument('--top-ratio', type=float, default=0.1,
                         help='fraction of concepts whose local features are averaged')
     parser.add_argument('--clip-len', type=int, default=16)

@@ -41,6 +41,11 @@ PAPER_SYMBOLS = OrderedDict(v='v', q_v='q_v', q_v_s='q_v^s', q_v_d='q_v^d', F_v=
 #: features of the static frame and the frame difference that an analysis of clips gets
 #: from views derived from each clip (``ConceptDataPreprocessor.views_from_clip``)
 DERIVED_VIEW_FEATURES = ('s', 'q_s', 'F_s', 'd', 'q_d', 'F_d')
+#: the concept distributions that Eq. 4 predicts from the clip's two halves,
+#: softmax(q_v^s / tau) and softmax(q_v^d / tau) (``ConceptPretrainRecognizer.features``)
+DISTRIBUTION_FEATURES = ('p_v_s', 'p_v_d')
+#: every feature an analysis can probe: Table 3's, the distributions, the derived views'
+ANALYSIS_FEATURES = TABLE_FEATURES + DISTRIBUTION_FEATURES + DERIVED_VIEW_FEATURES
 #: below this many (samples x channels x classes), linear probes run on one thread
 _SMALL_PROBLEM = 2_000_000
 #: local features and the codes that rank their concepts
@@ -425,7 +430,8 @@ def _write(path: str, text: str) -> None:
 
 
 __all__ = [
-    'TABLE_FEATURES', 'DERIVED_VIEW_FEATURES', 'PAPER_SYMBOLS', 'num_top_concepts',
+    'TABLE_FEATURES', 'DERIVED_VIEW_FEATURES', 'DISTRIBUTION_FEATURES',
+    'ANALYSIS_FEATURES', 'PAPER_SYMBOLS', 'num_top_concepts',
     'top_concept_average',
     'concept_table_features', 'extract_concept_features', 'linear_probe', 'probe_features',
     'format_markdown', 'read_video_labels', 'labels_for_videos', 'concept_analysis'

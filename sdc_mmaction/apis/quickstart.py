@@ -38,6 +38,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
+from .concept_analysis import DISTRIBUTION_FEATURES
 from .config_options import check_key_value
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -88,12 +89,10 @@ FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
 #: each clip: whether the views that give the clip's two halves their targets are
 #: themselves decoupled (reported beside the table, not part of the checks)
 VIEW_FEATURES = ('s', 'q_s', 'd', 'q_d')
-#: the concept distributions that Eq. 4 predicts from the clip's two halves,
-#: softmax(q_v^s / tau) and softmax(q_v^d / tau): the part of the codes the alignment
-#: trains (no shift shared by all of a half's codes). Probed and checked beside the
-#: paper's features, in their own table and checks; the claims' checks use the paper's
-#: features only
-DISTRIBUTION_FEATURES = ('p_v_s', 'p_v_d')
+# DISTRIBUTION_FEATURES (imported): the concept distributions, the part of the codes the
+# alignment trains (no shift shared by all of a half's codes). Probed and checked beside
+# the paper's features, in their own table and checks; the claims' checks use the paper's
+# features only
 #: the concept features the decoupling checks compare, and the label sets they use
 CONCEPT_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
 #: the paper's two kinds of concept features, (static, dynamic) each; the claims take
