@@ -19,7 +19,8 @@ from mmaction.registry import DATASETS, MODELS
 from sdc_mmaction.datasets import concept_pipeline
 from sdc_mmaction.datasets.synthetic import (MOTIONS, SyntheticOptions, generate_dataset,
                                              render_background, render_video,
-                                             sample_object_tracks, write_video)
+                                             sample_object_tracks, static_class_names,
+                                             write_video)
 
 init_default_scope('mmaction')
 
@@ -182,10 +183,22 @@ def test_hue_amplitude_moves_only_the_scene_colour():
     assert np.ptp(means, axis=0).max() < 2 * (6 + 3) + 2 * 18
 
 
+def test_scene_names_say_grey_without_a_hue():
+    assert static_class_names(4) == ['red_stripes', 'chartreuse_checker', 'cyan_rings',
+                                     'violet_blobs']
+    assert static_class_names(4, 12.0) == static_class_names(4)
+    assert static_class_names(4, 0.0) == ['grey_stripes', 'grey_checker', 'grey_rings',
+                                          'grey_blobs']
+
+
 def test_option_errors(tmp_path):
     for bad in (40, -1, float('nan'), True, '12'):
         with pytest.raises(ValueError, match=f'hue_amplitude={bad!r} is invalid'):
             generate_dataset(str(tmp_path / 'a'), hue_amplitude=bad)
+    assert not (tmp_path / 'a').exists()
+    # without a hue, more scenes than texture families would repeat scenes
+    with pytest.raises(ValueError, match='hue_amplitude=0 .* num_static=5'):
+        generate_dataset(str(tmp_path / 'a'), hue_amplitude=0, num_static=5)
     assert not (tmp_path / 'a').exists()
     with pytest.raises(ValueError, match='noise_std=10.0 is invalid'):
         generate_dataset(str(tmp_path / 'a'), noise_std=10)

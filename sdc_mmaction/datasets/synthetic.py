@@ -167,18 +167,28 @@ class SyntheticOptions:
         for name, ok, expected in checks:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)!r} is invalid: expected {expected}')
+        if self.hue_amplitude == 0 and self.num_static > len(TEXTURES):
+            # scenes k and k + len(TEXTURES) would then share the texture family and the
+            # (grey) colour: two labels for one distribution of videos
+            raise ValueError(f'hue_amplitude=0 leaves the texture family as the only scene '
+                             f'cue, and there are {len(TEXTURES)} families: num_static='
+                             f'{self.num_static} would repeat scenes; use num_static <= '
+                             f'{len(TEXTURES)} or a hue_amplitude above 0')
         if self.codec == 'mp4v' and (self.height % 2 or self.width % 2):
             # OpenCV's writer silently drops the last row/column of odd-sized frames.
             raise ValueError(f"codec='mp4v' needs even frame sizes, got "
                              f'{self.height}x{self.width}; use codec=\'lossless\'')
 
 
-def static_class_names(num_static: int) -> List[str]:
-    """Names of the scene classes: ``'<hue>_<texture>'``."""
+def static_class_names(num_static: int, hue_amplitude: float = _CHROMA) -> List[str]:
+    """Names of the scene classes: ``'<hue>_<texture>'`` (``'grey_<texture>'`` when
+    ``hue_amplitude`` is 0 and the scenes have no hue)."""
     names = []
     for k in range(num_static):
         hue_deg = 360.0 * k / num_static
         hue_name = _HUE_NAMES[int(round(hue_deg / 30.0)) % len(_HUE_NAMES)]
+        if hue_amplitude == 0:
+            hue_name = 'grey'
         names.append(f'{hue_name}_{TEXTURES[k % len(TEXTURES)]}')
     return names
 
@@ -523,7 +533,7 @@ def generate_dataset(out_dir: str,
             f.write(''.join(line + '\n' for line in lines))
         annotations[name] = rel
 
-    static_names = static_class_names(options.num_static)
+    static_names = static_class_names(options.num_static, options.hue_amplitude)
     dynamic_names = dynamic_class_names(options.num_dynamic)
     meta = dict(
         format_version=1,
