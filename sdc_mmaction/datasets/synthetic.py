@@ -126,8 +126,8 @@ class SyntheticOptions:
             levels per channel, in [0, 36]. The hue is the one scene cue that survives
             any pooling, so at 36 every feature of a small network tells the scenes
             apart; smaller values leave the texture family as the stronger cue (at 0
-            it is the only one). Object colours, noise and the colour jitter do not
-            change. Defaults to 36.
+            it is the only one, so 0 allows at most one scene per texture family, 4).
+            Object colours, noise and the colour jitter do not change. Defaults to 36.
     """
     num_static: int = 4
     num_dynamic: int = 4
