@@ -89,7 +89,8 @@ def concept_table_features(outputs: Mapping[str, Tensor],
     Args:
         outputs (Mapping[str, Tensor]): per-clip model outputs.
         top_ratio (float): fraction of concepts kept for ``F_*``. Defaults to 0.1.
-        names (Sequence[str]): which of :data:`TABLE_FEATURES` to compute.
+        names (Sequence[str]): which of :data:`ANALYSIS_FEATURES` to compute (the
+            derived views' names need outputs computed from derived views).
 
     Returns:
         dict[str, Tensor]: name -> (M, D).
@@ -376,7 +377,8 @@ def concept_analysis(config: str,
         data_prefix (str): the lists' video folder (``val_data_prefix`` for the val list).
         extra_label_sets (dict, optional): more label sets over the same videos,
             ``name -> (train list, val list)``, matched by video path.
-        features (Sequence[str]): columns, from :data:`TABLE_FEATURES`.
+        features (Sequence[str]): columns, from :data:`ANALYSIS_FEATURES` (default:
+            Table 3's).
         top_ratio (float): concepts kept for ``F_*``. Defaults to 0.1.
         clip_len, frame_interval, num_clips, resize, crop_size: clip sampling (one centre
             clip per video by default).

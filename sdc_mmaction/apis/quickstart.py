@@ -38,7 +38,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from .concept_analysis import DISTRIBUTION_FEATURES
+from .concept_analysis import DISTRIBUTION_FEATURES, TABLE_FEATURES
 from .config_options import check_key_value
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -84,7 +84,7 @@ RUN_RECORD = 'quickstart_pretrain.json'
 #: label sets probed on the scenes videos: name -> annotation stem
 SCENE_LABELS = OrderedDict(action='action', static='static', dynamic='dynamic')
 #: features probed (Table 3 of the paper)
-FEATURES = ('v', 'q_v', 'q_v_s', 'q_v_d', 'F_v', 'F_v_s', 'F_v_d')
+FEATURES = TABLE_FEATURES
 #: the static frame's and the frame difference's own features, from views derived from
 #: each clip: whether the views that give the clip's two halves their targets are
 #: themselves decoupled (reported beside the table, not part of the checks)

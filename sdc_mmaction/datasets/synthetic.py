@@ -186,9 +186,8 @@ def static_class_names(num_static: int, hue_amplitude: float = _CHROMA) -> List[
     names = []
     for k in range(num_static):
         hue_deg = 360.0 * k / num_static
-        hue_name = _HUE_NAMES[int(round(hue_deg / 30.0)) % len(_HUE_NAMES)]
-        if hue_amplitude == 0:
-            hue_name = 'grey'
+        hue_name = ('grey' if hue_amplitude == 0 else
+                    _HUE_NAMES[int(round(hue_deg / 30.0)) % len(_HUE_NAMES)])
         names.append(f'{hue_name}_{TEXTURES[k % len(TEXTURES)]}')
     return names
 
