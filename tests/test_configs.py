@@ -84,6 +84,25 @@ def test_code_regression_config_runs_a_step():
     assert losses['loss_code_reg'] > 0
 
 
+def test_two_tower_config_runs_a_step():
+    cfg = load('configs/diagnostics/sdc-two-tower_r2plus1d-tiny_synthetic.py')
+    assert cfg.model.type == 'TwoTowerConceptRecognizer'
+    assert cfg.model.align_head.dynamic_code_regression_weight == 3.0
+    hooks = [(h['type'], h.get('head_name')) for h in cfg.custom_hooks]
+    # L_loc off in both towers; the static half at full weight from the start
+    assert ('LocalLossWarmupHook', None) in hooks
+    assert ('LocalLossWarmupHook', 'dynamic_tower.local_head') in hooks
+    assert 'StaticHalfWarmupHook' not in dict(hooks)
+    assert cfg.train_cfg.max_epochs == cfg.param_scheduler[0].T_max
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert losses['loss_code_reg'] > 0 and 'aln_static' in losses and 'aln_dynamic' in losses
+
+
 def pipeline_step(cfg, name):
     steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == name]
     assert len(steps) == 1, name

@@ -26,8 +26,8 @@ class CodeRegressionWarmupHook(HeadWeightWarmupHook):
         warmup_weight (float): the regression's weight during the warm-up.
         dynamic_code_regression_weight (float, optional): the weight after it. None (the
             default) takes the head's configured value, read in ``before_run``.
-        head_name (str): attribute of the model holding the align head. Defaults to
-            ``'align_head'``.
+        head_name (str): attribute (or dotted path) of the model holding the align
+            head. Defaults to ``'align_head'``.
 
     The regression needs a target network's codes of ``d`` whenever its weight is above
     0, so configure the recognizer's ``target_momentum`` even if the head's own weight is

@@ -40,8 +40,8 @@ class ConceptQueueHook(Hook):
     ``queue_length / batch_size`` iterations.
 
     Args:
-        head_name (str): attribute of the model holding the alignment head. Defaults to
-            ``'align_head'``.
+        head_name (str): attribute (or dotted path) of the model holding the alignment
+            head. Defaults to ``'align_head'``.
     """
 
     priority = 'NORMAL'

@@ -14,9 +14,13 @@ def unwrap_model(model):
 
 
 def get_head(runner, head_name: str, hook_name: str):
-    """``runner.model.<head_name>`` (unwrapped), with an error naming the hook and head."""
+    """``runner.model.<head_name>`` (unwrapped), with an error naming the hook and head.
+    A dotted name reaches a submodule's head, e.g. ``'dynamic_tower.align_head'``."""
     model = unwrap_model(runner.model)
-    head = getattr(model, head_name, None)
+    try:
+        head = model.get_submodule(head_name)
+    except AttributeError:  # no such attribute, or not a module (e.g. a head set to None)
+        head = None
     if head is None:
         raise AttributeError(f'{hook_name}: the model {type(model).__name__} has no '
                              f'{head_name!r} (set head_name in the hook config)')

@@ -43,8 +43,8 @@ class LocalLossWarmupHook(HeadWeightWarmupHook):
         loss_weight (float, optional): alpha, the weight after the warm-up. None (the
             default) takes the head's configured ``loss_weight``, read in ``before_run``,
             i.e. before any checkpoint is loaded.
-        head_name (str): attribute of the model holding the local head. Defaults to
-            ``'local_head'``.
+        head_name (str): attribute (or dotted path) of the model holding the local
+            head. Defaults to ``'local_head'``.
 
     Only epoch-based training loops are supported (the warm-up counts epochs).
     """

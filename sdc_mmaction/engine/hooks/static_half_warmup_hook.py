@@ -23,8 +23,8 @@ class StaticHalfWarmupHook(HeadWeightWarmupHook):
         warmup_weight (float): the static half's weight during the warm-up. Default 0.1.
         static_half_weight (float, optional): the weight after it. None (the default)
             takes the head's configured ``static_half_weight``, read in ``before_run``.
-        head_name (str): attribute of the model holding the align head. Defaults to
-            ``'align_head'``.
+        head_name (str): attribute (or dotted path) of the model holding the align
+            head. Defaults to ``'align_head'``.
 
     Only epoch-based training loops are supported.
     """

@@ -1,3 +1,4 @@
 from .concept_pretrain_recognizer import ConceptPretrainRecognizer
+from .two_tower_concept_recognizer import TwoTowerConceptRecognizer
 
-__all__ = ['ConceptPretrainRecognizer']
+__all__ = ['ConceptPretrainRecognizer', 'TwoTowerConceptRecognizer']
