@@ -85,7 +85,7 @@ def test_code_regression_config_runs_a_step():
 
 
 def test_two_tower_config_runs_a_step():
-    cfg = load('configs/diagnostics/sdc-two-tower_r2plus1d-tiny_synthetic.py')
+    cfg = load('configs/sdc-two-tower_r2plus1d-tiny_synthetic.py')
     assert cfg.model.type == 'TwoTowerConceptRecognizer'
     assert cfg.model.align_head.dynamic_code_regression_weight == 3.0
     hooks = [(h['type'], h.get('head_name')) for h in cfg.custom_hooks]

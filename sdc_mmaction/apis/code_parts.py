@@ -58,13 +58,16 @@ def probe_dynamic_code_parts(work_dir: str, data_root: Optional[str] = None) -> 
     # only the scenes videos carry both labels; the motion-only ones are not probed here
     extracted = extract_all(report['checkpoint'], data_root, meta, 1, 'SDC code parts',
                             config, variants=('scenes', ))
-    head = extracted['model'].align_head.eval()
+    # a TwoTowerConceptRecognizer's q_v^d comes from its dynamic tower, whose pooled clip
+    # feature is the second half of its v (the gap check below catches any other layout)
+    model = extracted['model']
+    head = getattr(model, 'dynamic_tower', model).align_head.eval()
     num_static = head.num_concepts['static']
     parts = {}
     for split in ('train', 'val'):
         feats, labels = extracted[('scenes', split)]
         with torch.no_grad():
-            projected = head.projections['clip'](feats['v'])
+            projected = head.projections['clip'](feats['v'][:, -head.in_channels:])
         split_parts = cosine_code_parts(projected, head.clip_prototypes[num_static:])
         gap = (split_parts['codes'] - feats['q_v_d'].double()).abs().max().item()
         if gap > 1e-4:
