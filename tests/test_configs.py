@@ -48,6 +48,18 @@ def test_config_loads_and_model_builds(path):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
+def one_training_step(cfg):
+    """Build ``cfg.model`` and compute one loss on a small random batch; the losses are
+    checked to be finite. Returns ``(model, losses)``."""
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    return model, losses
+
+
 def test_target_network_config_runs_a_step():
     cfg = load('configs/diagnostics/sdc-target-network_r2plus1d-tiny_synthetic.py')
     assert cfg.model.target_momentum == 0.001 and cfg.model.target_views == ('diff', )
@@ -58,13 +70,7 @@ def test_target_network_config_runs_a_step():
     assert hooks['StaticHalfWarmupHook'] == dict(type='StaticHalfWarmupHook',
                                                  warmup_epochs=20, warmup_weight=0.3)
     assert cfg.train_cfg.max_epochs == 40 and cfg.param_scheduler[0].T_max == 40
-    init_default_scope('mmaction')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.train()
-    inputs = torch.randn(2, 3, 3, 8, 32, 32)
-    losses = model(inputs, None, mode='loss')
-    assert all(torch.isfinite(v) for v in losses.values())
+    model, _ = one_training_step(cfg)
     assert int(model.target_backbones['backbone'].steps) == 1
 
 
@@ -75,12 +81,7 @@ def test_code_regression_config_runs_a_step():
     assert head.fidelity_through_dynamic_clip_codes is False
     assert cfg.model.target_views == ('diff', )
     assert cfg.train_cfg.max_epochs == 120 and cfg.param_scheduler[0].T_max == 120
-    init_default_scope('mmaction')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.train()
-    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
-    assert all(torch.isfinite(v) for v in losses.values())
+    _, losses = one_training_step(cfg)
     assert losses['loss_code_reg'] > 0
 
 
@@ -93,13 +94,8 @@ def test_two_tower_config_runs_a_step():
     assert ('LocalLossWarmupHook', None) in hooks
     assert ('LocalLossWarmupHook', 'dynamic_tower.local_head') in hooks
     assert 'StaticHalfWarmupHook' not in dict(hooks)
-    assert cfg.train_cfg.max_epochs == cfg.param_scheduler[0].T_max
-    init_default_scope('mmaction')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.train()
-    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
-    assert all(torch.isfinite(v) for v in losses.values())
+    assert cfg.train_cfg.max_epochs == 32 and cfg.param_scheduler[0].T_max == 32
+    _, losses = one_training_step(cfg)
     assert losses['loss_code_reg'] > 0 and 'aln_static' in losses and 'aln_dynamic' in losses
 
 

@@ -82,6 +82,11 @@ def test_features_take_each_half_from_its_tower():
         torch.testing.assert_close(out[name], dynamic[name], msg=name)
     assert not torch.allclose(static['q_v_d'], dynamic['q_v_d'])  # the towers differ
     torch.testing.assert_close(out['q_v'], torch.cat([out['q_v_s'], out['q_v_d']], 1))
+    assert model.dynamic_half_model is model.dynamic_tower
+    # q_v^d from the dynamic tower's align head over the last C channels of v
+    head = model.dynamic_half_model.align_head
+    torch.testing.assert_close(head(dict(clip=out['v'][:, -CHANNELS:]))['clip'][:, KS:],
+                               out['q_v_d'])
     assert out['F_v'].shape[1] == out['attn_v'].shape[1] == KS + KD
     torch.testing.assert_close(out['attn_v'][:, KS:], dynamic['attn_v'][:, KS:])
 
@@ -100,10 +105,15 @@ def test_hooks_reach_the_dynamic_tower_by_a_dotted_name():
 
 
 def test_build_errors():
+    align_head = model_cfg()['align_head']
     with pytest.raises(ValueError, match='queue_length must be 0'):
-        cfg = model_cfg()['align_head']
-        build(align_head=dict(cfg, queue_length=8))
+        build(align_head=dict(align_head, queue_length=8))
     with pytest.raises(ValueError, match='shared_backbone must be True'):
         build(shared_backbone=False)
     with pytest.raises(ValueError, match='target_momentum'):  # the regression needs it
         build(target_momentum=None)
+
+
+def test_a_single_backbone_model_is_its_own_dynamic_half():
+    model = MODELS.build(model_cfg())
+    assert model.dynamic_half_model is model

@@ -58,10 +58,9 @@ def probe_dynamic_code_parts(work_dir: str, data_root: Optional[str] = None) -> 
     # only the scenes videos carry both labels; the motion-only ones are not probed here
     extracted = extract_all(report['checkpoint'], data_root, meta, 1, 'SDC code parts',
                             config, variants=('scenes', ))
-    # a TwoTowerConceptRecognizer's q_v^d comes from its dynamic tower, whose pooled clip
-    # feature is the second half of its v (the gap check below catches any other layout)
-    model = extracted['model']
-    head = getattr(model, 'dynamic_tower', model).align_head.eval()
+    # the recognizer that computes q_v^d (a two-tower model's dynamic tower) reads the
+    # last in_channels of v; the gap check below catches any other layout
+    head = extracted['model'].dynamic_half_model.align_head.eval()
     num_static = head.num_concepts['static']
     parts = {}
     for split in ('train', 'val'):

@@ -276,6 +276,13 @@ class ConceptPretrainRecognizer(BaseModel):
                              f'the concept counts of align_head (num_static_concepts='
                              f'{num_static}, num_dynamic_concepts={num_dynamic})')
 
+    @property
+    def dynamic_half_model(self) -> 'ConceptPretrainRecognizer':
+        """The recognizer whose align head computes ``q_v^d`` from the last
+        ``align_head.in_channels`` channels of ``v``: this one (a two-tower model
+        returns its dynamic tower)."""
+        return self
+
     # ------------------------------------------------------------------ views
     def _sample_view_names(self, data_samples) -> Optional[Tuple[str, ...]]:
         """The ``view_names`` metainfo of the data samples, checked, or None."""

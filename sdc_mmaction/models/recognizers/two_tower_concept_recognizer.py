@@ -74,6 +74,12 @@ class TwoTowerConceptRecognizer(ConceptPretrainRecognizer):
         super().__init__(**static)
         self.dynamic_tower = ConceptPretrainRecognizer(**dynamic)
 
+    @property
+    def dynamic_half_model(self) -> ConceptPretrainRecognizer:
+        """The dynamic tower: it computes ``q_v^d`` from its own pooled clip feature, the
+        last C channels of this model's ``v``."""
+        return self.dynamic_tower
+
     def loss(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
         """Both towers' weighted losses (see the class docstring for the names)."""
         losses = {k: v for k, v in super().loss(inputs, data_samples).items()
