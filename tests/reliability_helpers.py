@@ -150,7 +150,10 @@ def unique_experiment_name(work_dir):
 # --------------------------------------------------------------------------- logs
 def read_scalars_by_run(work_dir):
     """Training records of each ``<work_dir>/<timestamp>/vis_data/scalars.json``, one list
-    per run, in time order (a resumed run starts a new timestamp folder)."""
+    per run, in time order. A resumed run starts a new timestamp folder, except when it
+    starts within the same second as the run before it: mmengine names the folder by the
+    second, and both runs then append to one file, so a new run also starts where the
+    iteration count stops rising."""
     runs = []
     for path in sorted(glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         records = []
@@ -160,6 +163,9 @@ def read_scalars_by_run(work_dir):
                 if line:
                     record = json.loads(line)
                     if 'lr' in record or any(k.startswith('loss') for k in record):
+                        if records and record.get('iter', 0) <= records[-1].get('iter', -1):
+                            runs.append(records)
+                            records = []
                         records.append(record)
         runs.append(records)
     return runs

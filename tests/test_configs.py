@@ -99,6 +99,41 @@ def test_two_tower_config_runs_a_step():
     assert losses['loss_code_reg'] > 0 and 'aln_static' in losses and 'aln_dynamic' in losses
 
 
+def test_two_tower_32px_config_differs_only_in_the_frame_size():
+    """The ci preset's config is the quick start's, every frame 32 px instead of 64."""
+    base = load('configs/sdc-two-tower_r2plus1d-tiny_synthetic.py')
+    small = load('configs/sdc-two-tower_r2plus1d-tiny-32px_synthetic.py')
+
+    def at_size(steps, size):
+        # the steps as they would read with every frame size set to ``size``
+        out = []
+        for step in steps:
+            step = dict(step)
+            if step['type'] == 'Resize':
+                step['scale'] = tuple(size if side != -1 else -1 for side in step['scale'])
+            elif step['type'] == 'CenterCrop':
+                step['crop_size'] = size
+            elif 'crop_pipeline' in step:
+                step['crop_pipeline'] = at_size(step['crop_pipeline'], size)
+            out.append(step)
+        return out
+
+    for loader in ('train_dataloader', 'test_dataloader'):
+        base_steps = base[loader].dataset.pipeline
+        small_steps = small[loader].dataset.pipeline
+        assert at_size(base_steps, 32) == at_size(small_steps, 32)
+        assert at_size(small_steps, 32) == [dict(step) for step in small_steps]
+        assert at_size(base_steps, 64) == [dict(step) for step in base_steps]
+    base.train_dataloader.dataset.pipeline = small.train_dataloader.dataset.pipeline
+    base.test_dataloader.dataset.pipeline = small.test_dataloader.dataset.pipeline
+    # the file's own variables, read where the pipelines are built
+    variables = ('img_size', 'crops', 'train_pipeline', 'test_pipeline')
+    assert small.img_size == 32
+    assert ({k: v for k, v in base.to_dict().items() if k not in variables}
+            == {k: v for k, v in small.to_dict().items() if k not in variables})
+    one_training_step(small)
+
+
 def pipeline_step(cfg, name):
     steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == name]
     assert len(steps) == 1, name

@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sdc_mmaction  # noqa: E402,F401
 from sdc_mmaction.apis.quickstart import (PRESETS, PRETRAIN_CONFIG,  # noqa: E402
-                                          run_quickstart)
+                                          REPO_ROOT, run_quickstart)
 
 
 def main(argv=None):
@@ -33,8 +33,9 @@ def main(argv=None):
     parser.add_argument('--data-seed', type=int, default=None,
                         help='seed of the generated dataset (default: --seed), so that '
                              'several pretraining seeds can share one dataset')
-    parser.add_argument('--config', default=PRETRAIN_CONFIG,
-                        help='pretraining config (default: the tiny synthetic config)')
+    parser.add_argument('--config', default=None,
+                        help="pretraining config (default: the preset's, e.g. "
+                             f'{osp.relpath(PRETRAIN_CONFIG, REPO_ROOT)} for the default)')
     parser.add_argument('--max-epochs', type=int, default=None,
                         help="pretraining epochs (default: the preset's)")
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',

@@ -45,13 +45,19 @@ from .config_options import check_key_value
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'sdc-two-tower_r2plus1d-tiny_synthetic.py')
+CI_PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs',
+                              'sdc-two-tower_r2plus1d-tiny-32px_synthetic.py')
 
 #: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``ci`` is the
-#: smallest run whose numbers still mean something (2 scenes x 2 motions, about a minute;
-#: the test suite checks its claims with looser margins); ``smoke`` runs every step on a
-#: dataset of a few videos, to show the path works (its numbers mean nothing).
+#: run the test suite checks (with looser margins): the default's 4 scenes x 4 motions on
+#: fewer videos and 32 px frames, for 1024 iterations (about five minutes with one
+#: thread; it meets the claims on some seeds, not all: docs/quickstart.md); ``smoke`` runs
+#: every step on a dataset of a few videos, to show the path works (its numbers mean
+#: nothing). ``config`` is the pretraining config, unless ``run_quickstart`` is given
+#: another.
 PRESETS: Dict[str, dict] = OrderedDict(
     default=dict(
+        config=PRETRAIN_CONFIG,
         dataset=dict(num_static=4, num_dynamic=4, train_per_class=12, val_per_class=4,
                      size=64, num_frames=24),
         max_epochs=32, batch_size=8, num_clips=3,
@@ -66,13 +72,16 @@ PRESETS: Dict[str, dict] = OrderedDict(
         margins=dict(action_over_random=0.10, decoupling=0.05, action_p_value=0.05,
                      decoupling_p_value=0.05)),
     ci=dict(
-        dataset=dict(num_static=2, num_dynamic=2, train_per_class=8, val_per_class=4,
+        # the default's config on 32 x 32 px frames (a quarter of the time per iteration)
+        config=CI_PRETRAIN_CONFIG,
+        dataset=dict(num_static=4, num_dynamic=4, train_per_class=8, val_per_class=4,
                      size=32, num_frames=18),
-        max_epochs=6, batch_size=4, num_clips=1,
-        # 16 val videos: too few for the paired test to mean much, so the lead alone
+        max_epochs=64, batch_size=8, num_clips=1,
+        # the leads alone: one clip per video makes the probes noisier than the default's
         margins=dict(action_over_random=0.05, decoupling=0.10, action_p_value=None,
                      decoupling_p_value=None)),
     smoke=dict(
+        config=PRETRAIN_CONFIG,
         dataset=dict(num_static=2, num_dynamic=2, train_per_class=3, val_per_class=2,
                      size=32, num_frames=18),
         max_epochs=1, batch_size=4, num_clips=1,
@@ -291,6 +300,37 @@ def pretrain_sampling(config: str = PRETRAIN_CONFIG) -> dict:
                 frame_interval=int(sampling[0].get('frame_interval', 1)))
 
 
+def pretrain_frame_size(config: str = PRETRAIN_CONFIG) -> int:
+    """The side of the square frames that the pretraining config trains on: the size its
+    train pipeline's ``Resize`` gives every crop."""
+    from mmengine.config import Config
+
+    pipeline = Config.fromfile(config).train_dataloader.dataset.pipeline
+    resizes = [step for step in pipeline if step['type'] == 'Resize']
+    if len(resizes) != 1:
+        raise ValueError(f'{config}: expected one Resize in the train pipeline, '
+                         f'found {len(resizes)}')
+    scale = resizes[0].get('scale')
+    square = (isinstance(scale, (tuple, list)) and len(scale) == 2
+              and isinstance(scale[0], int) and scale[0] == scale[1] and scale[0] > 0)
+    if not square or resizes[0].get('keep_ratio', True):
+        raise ValueError(f'{config}: the train pipeline\'s Resize must make square frames '
+                         f'(scale=(S, S), keep_ratio=False), got {dict(resizes[0])}')
+    return int(scale[0])
+
+
+def extraction_clips(config: str, meta: Mapping) -> dict:
+    """``feature_pipeline``'s clip settings for features of a model pretrained with
+    ``config`` on the generated dataset that ``meta`` describes: clips sampled as in
+    pretraining, at the frame size of pretraining (the videos' short side resized to it
+    where it differs, e.g. the ``ci`` preset's 32 px videos that training upsamples to
+    64 px), centre-cropped square."""
+    size = pretrain_frame_size(config)
+    short_side = min(meta['options']['height'], meta['options']['width'])
+    return dict(pretrain_sampling(config), resize=None if short_side == size else size,
+                crop_size=size)
+
+
 #: the label sets of each variant of the generated dataset: name -> annotation stem
 VARIANT_LABELS = OrderedDict(scenes=SCENE_LABELS,
                              motion_only=OrderedDict(motion='motion_only'))
@@ -312,8 +352,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
                          f'subset of {list(VARIANT_LABELS)}')
     torch.manual_seed(0)  # the random baseline is the same network every run
     model, _ = build_model(config, checkpoint)
-    sampling = pretrain_sampling(config)
-    size = meta['options']['height']
+    clips = extraction_clips(config, meta)
     videos = osp.join(data_root, 'videos')
     ann = osp.join(data_root, 'annotations')
     out = {}
@@ -324,8 +363,8 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
             feats, _, files = extract_concept_features(
                 model, osp.join(ann, f'{split}_{first}.txt'), videos,
                 features=FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES,
-                **sampling, num_clips=num_clips, resize=None,
-                crop_size=size, batch_size=8, desc=f'{desc} {variant}/{split}')
+                **clips, num_clips=num_clips, batch_size=8,
+                desc=f'{desc} {variant}/{split}')
             labels = OrderedDict(
                 (name, labels_for_videos(files, osp.join(ann, f'{split}_{stem}.txt'),
                                          videos))
@@ -600,7 +639,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
                    preset: str = 'default',
                    seed: int = 0,
                    figures: bool = True,
-                   config: str = PRETRAIN_CONFIG,
+                   config: Optional[str] = None,
                    max_epochs: Optional[int] = None,
                    cfg_options: Sequence[str] = (),
                    data_seed: Optional[int] = None,
@@ -611,9 +650,10 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     (default: what the environment gives, e.g. ``OMP_NUM_THREADS``). The numbers depend
     on it, since it changes the order of floating-point sums, so the report records it.
 
-    ``config``, ``max_epochs`` and ``cfg_options`` (``key=value`` strings) change what is
-    pretrained, e.g. a diagnostic config of ``configs/diagnostics`` or a longer schedule;
-    the evaluation is the same. By default the README's quick start runs. ``seed`` seeds
+    ``config`` (default: the preset's), ``max_epochs`` and ``cfg_options`` (``key=value``
+    strings) change what is pretrained, e.g. a diagnostic config of ``configs/diagnostics``
+    or a longer schedule; the evaluation is the same. By default the README's quick start
+    runs. ``seed`` seeds
     the pretraining and, unless ``data_seed`` is given, the generated dataset too.
     """
     previous_threads = torch.get_num_threads()
@@ -643,6 +683,8 @@ def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epoc
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise ValueError(f'max_epochs must be a positive integer, got {max_epochs!r}')
         settings['max_epochs'] = max_epochs
+    preset_config = osp.abspath(settings['config'])
+    config = preset_config if config is None else config
     if not osp.isfile(config):
         raise FileNotFoundError(f'pretraining config {config} does not exist')
     config = osp.abspath(config)
@@ -678,15 +720,15 @@ def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epoc
         from sdc_mmaction.visualization import quickstart_figures
         figure_files = quickstart_figures(
             osp.join(work_dir, 'figures'), sdc_feats, meta, data_root, pretrain_dir,
-            sampling=pretrain_sampling(model_config))
+            clips=extraction_clips(model_config, meta))
 
     table = format_results(sdc, random, checks, distribution_checks, family_checks)
     pretrain_threads = pretrained_threads(pretrain_dir)
     table = (f'CPU threads: {pretrain_threads or "not recorded"} for the pretraining, '
              f'{threads_used} for the evaluation (other thread counts give other '
              'numbers).\n\n' + table)
-    if config != osp.abspath(PRETRAIN_CONFIG) or cfg_options or max_epochs is not None:
-        # not the README's quick start: say what was pretrained above the numbers
+    if config != preset_config or cfg_options or max_epochs is not None:
+        # not the preset's run: say what was pretrained above the numbers
         shown = (osp.relpath(config, REPO_ROOT)
                  if config.startswith(REPO_ROOT + osp.sep) else config)
         table = (f'Pretrained with {shown}, {settings["max_epochs"]} '

@@ -167,20 +167,19 @@ def _save(fig, out_file: str) -> str:
 
 def quickstart_figures(out_dir: str, extracted: Mapping, meta: Mapping, data_root: str,
                        pretrain_dir: str, num_videos: int = 4,
-                       sampling: Optional[Mapping] = None) -> Dict[str, str]:
-    """All quick-start pictures; returns name -> file. ``sampling`` is
-    ``dict(clip_len, frame_interval)`` of the clips (default: those of the quick start's
-    pretraining config)."""
+                       clips: Optional[Mapping] = None) -> Dict[str, str]:
+    """All quick-start pictures; returns name -> file. ``clips`` is
+    ``dict(clip_len, frame_interval, resize, crop_size)`` of the clips shown (default: as
+    the quick start's pretraining config sees ``meta``'s videos)."""
     from sdc_mmaction.apis.feature_extraction import (build_video_dataloader,
                                                       feature_pipeline)
-    from sdc_mmaction.apis.quickstart import pretrain_sampling
+    from sdc_mmaction.apis.quickstart import PRETRAIN_CONFIG, extraction_clips
 
     model = extracted['model']
     files = {}
     # Fig. 1 / 5: a few val videos of different motions
-    size = meta['options']['height']
-    pipeline = feature_pipeline(**(sampling or pretrain_sampling()), num_clips=1,
-                                resize=None, crop_size=size)
+    pipeline = feature_pipeline(**(clips or extraction_clips(PRETRAIN_CONFIG, meta)),
+                                num_clips=1)
     loader = build_video_dataloader(
         osp.join(data_root, 'annotations', 'val_action.txt'), osp.join(data_root, 'videos'),
         pipeline, batch_size=64)
