@@ -479,7 +479,11 @@ def test_ci_run_learns_dynamic_concepts(ci_quickstart_report):
     scene, and on the motion-only videos the dynamic features beat the static ones."""
     checks = ci_quickstart_report['checks']
     failed = {name: check['detail'] for name, check in checks.items() if not check['passed']}
-    assert not failed, failed
+    # at this size about half the seeds meet every check, so a change to the order of
+    # floating-point operations alone can make a run that misses one
+    assert not failed, (f'{failed}; after a change that should not alter what is '
+                        'learned, run the default preset before judging the code '
+                        '(docs/quickstart.md, "Eighteenth round")')
     assert ci_quickstart_report['pretrain_threads'] == ci_quickstart_report['threads']
 
 

@@ -50,7 +50,7 @@ CI_PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs',
 
 #: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``ci`` is the
 #: run the test suite checks (with looser margins): the default's 4 scenes x 4 motions on
-#: fewer videos and 32 px frames, for 1024 iterations (about five minutes with one
+#: fewer videos and 32 px frames, for 1024 iterations (five to six minutes with one
 #: thread; it meets the claims on some seeds, not all: docs/quickstart.md); ``smoke`` runs
 #: every step on a dataset of a few videos, to show the path works (its numbers mean
 #: nothing). ``config`` is the pretraining config, unless ``run_quickstart`` is given
@@ -323,8 +323,8 @@ def extraction_clips(config: str, meta: Mapping) -> dict:
     """``feature_pipeline``'s clip settings for features of a model pretrained with
     ``config`` on the generated dataset that ``meta`` describes: clips sampled as in
     pretraining, at the frame size of pretraining (the videos' short side resized to it
-    where it differs, e.g. the ``ci`` preset's 32 px videos that training upsamples to
-    64 px), centre-cropped square."""
+    where it differs, e.g. the ``smoke`` preset's 32 px videos, which its config upsamples
+    to 64 px in training), centre-cropped square."""
     size = pretrain_frame_size(config)
     short_side = min(meta['options']['height'], meta['options']['width'])
     return dict(pretrain_sampling(config), resize=None if short_side == size else size,
@@ -653,8 +653,8 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     ``config`` (default: the preset's), ``max_epochs`` and ``cfg_options`` (``key=value``
     strings) change what is pretrained, e.g. a diagnostic config of ``configs/diagnostics``
     or a longer schedule; the evaluation is the same. By default the README's quick start
-    runs. ``seed`` seeds
-    the pretraining and, unless ``data_seed`` is given, the generated dataset too.
+    runs. ``seed`` seeds the pretraining and, unless ``data_seed`` is given, the generated
+    dataset too.
     """
     previous_threads = torch.get_num_threads()
     if threads is not None:
