@@ -45,9 +45,15 @@ def run_tool(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):
     proc = subprocess.run(cmd, cwd=cwd, env=full_env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f'command failed ({proc.returncode}): {" ".join(cmd)}\n'
-                             f'{proc.stdout[-6000:]}')
+        raise command_failed(cmd, proc.returncode, proc.stdout)
     return proc
+
+
+def command_failed(cmd, returncode, output):
+    """The error for a command that exited with ``returncode``: the command line and the
+    end of its output."""
+    return AssertionError(f'command failed ({returncode}): {" ".join(cmd)}\n'
+                          f'{output[-6000:]}')
 
 
 @pytest.fixture(scope='session')
@@ -119,6 +125,8 @@ def pytest_collection_modifyitems(session, config, items):
     if not needing:
         return
     items[:] = [item for item in items if not _needs_ci_quickstart(item)] + needing
+    if config.option.collectonly:
+        return
     work_dir = tempfile.mkdtemp(prefix='sdc_ci_quickstart_')
     log = open(osp.join(work_dir, 'quickstart.log'), 'w')
     cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'quickstart.py'), '--preset', 'ci',
@@ -150,8 +158,6 @@ def ci_quickstart_report():
     _CI_RUN['log'].flush()
     if returncode != 0:
         with open(osp.join(_CI_RUN['work_dir'], 'quickstart.log')) as handle:
-            tail = handle.read()[-6000:]
-        raise AssertionError(f'command failed ({returncode}): {" ".join(_CI_RUN["cmd"])}\n'
-                             f'{tail}')
+            raise command_failed(_CI_RUN['cmd'], returncode, handle.read())
     with open(osp.join(_CI_RUN['work_dir'], 'results.json')) as handle:
         return json.load(handle)

@@ -443,8 +443,9 @@ def test_features_are_extracted_like_the_pretraining_clips():
 
 
 def test_features_are_extracted_at_the_pretraining_frame_size(tmp_path):
-    """The ci preset's 32 px videos are upsampled to the 64 px frames of training, so
-    their features must be too; 64 px videos are taken as they are."""
+    """32 px videos under a config that trains on 64 px frames (the smoke preset's) are
+    upsampled for their features too; videos of the training size are taken as they
+    are."""
     assert pretrain_frame_size(PRETRAIN_CONFIG) == 64
     small = dict(options=dict(height=32, width=32))
     native = dict(options=dict(height=64, width=64))

@@ -50,7 +50,7 @@ CI_PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs',
 
 #: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``ci`` is the
 #: run the test suite checks (with looser margins): the default's 4 scenes x 4 motions on
-#: fewer videos and 32 px frames, for 1024 iterations (five to six minutes with one
+#: fewer videos and 32 px frames, for 1024 iterations (about six minutes with one
 #: thread; it meets the claims on some seeds, not all: docs/quickstart.md); ``smoke`` runs
 #: every step on a dataset of a few videos, to show the path works (its numbers mean
 #: nothing). ``config`` is the pretraining config, unless ``run_quickstart`` is given
