@@ -112,7 +112,7 @@ SDC_TINY_CONFIG = osp.join(osp.dirname(TESTS_DIR), 'configs', 'sdc_r2plus1d-tiny
 
 def write_sdc_tiny_config(path, data_root, *, clip_len=4, img_size=32, batch_size=4,
                           max_epochs=2, num_workers=0, extra=''):
-    """``configs/sdc_r2plus1d-tiny_synthetic.py`` shrunk for tests, on the generated
+    """``configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py`` shrunk for tests, on the generated
     dataset at ``data_root``: T x S x S clips, the queue from epoch 0 (so a checkpoint
     after epoch 1 holds one), and :class:`NonFiniteLossHook` added to the config's hooks.
     ``extra`` is appended to the file (plain config code)."""

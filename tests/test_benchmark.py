@@ -18,7 +18,7 @@ from sdc_mmaction.engine.optim_wrappers import CPUAmpOptimWrapper, amp_optim_wra
 from sdc_mmaction.models.losses import concept_codes
 from sdc_mmaction.models.losses.precision import float32_under_autocast
 
-TINY_CONFIG = 'configs/sdc_r2plus1d-tiny_synthetic.py'
+TINY_CONFIG = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
 VIEWS = ('clip', 'static', 'diff')
 
 

@@ -16,9 +16,9 @@ import torch
 
 from sdc_mmaction.apis.checkpoint import get_state_dict, load_checkpoint_file
 
-PRETRAIN_CONFIG = 'configs/sdc_r2plus1d-tiny_synthetic.py'
-LINEAR_PROBE_CONFIG = 'configs/downstream/linear-probe_r2plus1d-tiny_synthetic.py'
-FINETUNE_CONFIG = 'configs/downstream/finetune_r2plus1d-tiny_synthetic.py'
+PRETRAIN_CONFIG = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
+LINEAR_PROBE_CONFIG = 'configs/sdc/benchmarks/linear-probe_r2plus1d-tiny_synthetic.py'
+FINETUNE_CONFIG = 'configs/sdc/benchmarks/finetune_r2plus1d-tiny_synthetic.py'
 NUM_ACTIONS = 4  # the generated_dataset fixture: 2 scenes x 2 motions
 
 

@@ -175,8 +175,8 @@ def test_publish_tool_prints_the_released_path(sdc_checkpoint, tmp_path, capsys)
     assert osp.isfile(path)
 
 
-TINY_PRETRAIN = 'configs/sdc_r2plus1d-tiny_synthetic.py'
-TINY_PROBE = 'configs/downstream/linear-probe_r2plus1d-tiny_synthetic.py'
+TINY_PRETRAIN = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
+TINY_PROBE = 'configs/sdc/benchmarks/linear-probe_r2plus1d-tiny_synthetic.py'
 
 
 @pytest.fixture(scope='module')
@@ -198,7 +198,7 @@ def test_check_backbone_loads_names_mismatches(tiny_sdc_state):
     # the full-size downstream backbone has 8x the channels: every conv mismatches
     with pytest.raises(ValueError, match='shape mismatches'):
         check_backbone_loads(
-            backbone, 'configs/downstream/linear-probe_r2plus1d-18_ucf101-split1.py',
+            backbone, 'configs/sdc/benchmarks/linear-probe_r2plus1d-18_ucf101-split1.py',
             filename='tiny.pth')
 
 

@@ -33,7 +33,7 @@ from sdc_mmaction.apis import test as test_api
 from sdc_mmaction.apis import train as train_api
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = 'configs/sdc_r2plus1d-tiny_synthetic.py'
+TINY = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
 K400 = 'configs/sdc_r2plus1d_k400.py'
 
 TINY_CFG = Config.fromfile(osp.join(REPO, TINY))

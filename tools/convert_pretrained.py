@@ -2,7 +2,7 @@
 """SDC pretraining checkpoint -> backbone checkpoint for downstream MMAction2 configs.
 
     python tools/convert_pretrained.py work_dirs/sdc/epoch_200.pth backbone.pth \
-        [--check-config configs/downstream/linear-probe_r2plus1d-18_ucf101-split1.py]
+        [--check-config configs/sdc/benchmarks/linear-probe_r2plus1d-18_ucf101-split1.py]
 
 The output holds ``state_dict`` with ``backbone.*`` keys (``--strip-prefix``: bare keys)
 and is loaded with ``--cfg-options load_from=backbone.pth``; see

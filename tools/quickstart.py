@@ -2,14 +2,13 @@
 """The whole SDC job on one CPU machine: generate a static/dynamic video dataset, pretrain,
 evaluate against a random backbone, draw the pictures. See sdc_mmaction/apis/quickstart.py.
 
-    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--preset default|ci]
+    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--preset default|ci|smoke]
 
-Another pretraining config or schedule, with the same evaluation (docs/quickstart.md):
+Another pretraining config or schedule, with the same evaluation, e.g. the CPU-scale
+study's two-tower variant (projects/cpu_scale_study/README.md):
 
-    python tools/quickstart.py --work-dir work_dirs/label-targets \
-        --config configs/diagnostics/sdc-label-targets_r2plus1d-tiny_synthetic.py \
-        --max-epochs 60 --seed 1 --data-seed 0 \
-        --cfg-options model.align_head.diversity_weight=0
+    python tools/quickstart.py --work-dir work_dirs/two-tower --max-epochs 32 \
+        --config projects/cpu_scale_study/configs/sdc-two-tower_r2plus1d-tiny_synthetic.py
 """
 import argparse
 import os.path as osp
@@ -43,10 +42,10 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for pretraining and evaluation (default: the '
                              "environment's; at most the CPU count, for both); the numbers "
-                             'depend on it, and those in docs/quickstart.md were made with 2')
+                             'depend on it')
     parser.add_argument('--no-figures', action='store_true')
     parser.add_argument('--strict', action='store_true',
-                        help='exit with status 1 when a check fails')
+                        help='exit with status 1 when a claim does not hold')
     args = parser.parse_args(argv)
     report = run_quickstart(args.work_dir, args.data_root, args.preset, args.seed,
                             figures=not args.no_figures, config=args.config,
@@ -54,7 +53,7 @@ def main(argv=None):
                             data_seed=args.data_seed, threads=args.threads)
     failed = [name for name, check in report['checks'].items() if not check['passed']]
     if failed:
-        print(f'[quickstart] checks not met: {", ".join(failed)}', flush=True)
+        print(f'[quickstart] claims that do not hold: {", ".join(failed)}', flush=True)
         if args.strict:
             sys.exit(1)
 

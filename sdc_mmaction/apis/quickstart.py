@@ -5,29 +5,23 @@ Steps (each reuses the library piece a user would run by hand):
 
 1. :func:`~sdc_mmaction.datasets.synthetic.generate_dataset` writes the generated videos
    (skipped when the folder already holds a dataset made with the same options);
-2. ``tools/train.py`` pretrains ``configs/sdc-two-tower_r2plus1d-tiny_synthetic.py`` (SDC's
-   losses with one backbone per half of Eq. 4, and the other changes that config lists:
-   at this scale the paper's objective as written learns the static concepts only) in a
-   child process, exactly as a GPU run would (mmengine's log shows progress and ETA);
+2. ``tools/train.py`` pretrains the paper's objective on them (the tiny R(2+1)D config
+   ``configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py``) in a child process,
+   exactly as a GPU run would (mmengine's log shows progress and ETA);
 3. :func:`~sdc_mmaction.apis.checkpoint.convert_pretrained` exports the backbone;
 4. for SDC and for the same model with random weights, one pass of feature extraction
    per video list gives the Table 3 features (``v``, ``q_v``, ``q_v^s``, ``q_v^d``,
-   ``F_v``, ``F_v^s``, ``F_v^d``), which feed
-   - linear probes on the action, static (scene) and dynamic (motion) labels, and on the
-     motion-only variant,
-   - nearest-neighbour retrieval of ``v`` (val videos query the training videos);
-   the same probes of the static frame's and the frame difference's own features and
-   codes (``s``, ``q_s``, ``d``, ``q_d``, from views derived from each clip) are reported
-   beside them, and so are the concept distributions that Eq. 4 predicts from the clip's
-   two halves (``p_v^s``, ``p_v^d``); for each feature, the share of its variance over the
-   training videos that the scene and the motion account for;
-5. pictures: concept attention maps, per-class code similarity, loss curves;
-6. one results table (``results.md``/``results.json``), how sharply the clip's static and
-   dynamic codes still group the training videos and by which factor, and the checks of
-   what SDC should show: it beats the random backbone on the action label, and its static
-   and dynamic features each predict their own factor better than the other one (the
-   decoupling checks asked of the concept distributions, and of the codes alone and the
-   local features alone, reported apart).
+   ``F_v``, ``F_v^s``, ``F_v^d``), which feed linear probes on the action, static
+   (scene) and dynamic (motion) labels and on the motion-only variant, and
+   nearest-neighbour retrieval of ``v`` (val videos query the training videos); the
+   static frame's and the frame difference's own features (``s``, ``q_s``, ``d``,
+   ``q_d``) and the concept distributions of the clip's two halves (``p_v^s``,
+   ``p_v^d``) are probed beside them;
+5. pictures: concept attention maps (where the feature map has enough locations),
+   per-class code similarity, loss curves;
+6. a short summary (:func:`format_summary`: one table of SDC against the random model,
+   which claims hold, where the files are) on the console and at the top of
+   ``results.md``, the full tables below it, everything in ``results.json``.
 """
 import json
 import os
@@ -44,27 +38,24 @@ from .concept_analysis import DISTRIBUTION_FEATURES, TABLE_FEATURES
 from .config_options import check_key_value
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'sdc-two-tower_r2plus1d-tiny_synthetic.py')
-CI_PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs',
-                              'sdc-two-tower_r2plus1d-tiny-32px_synthetic.py')
+PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'sdc',
+                           'sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py')
 
-#: Presets: ``default`` is the README's quick start (minutes on 2 cores); ``ci`` is the
-#: run the test suite checks (with looser margins): the default's 4 scenes x 4 motions on
-#: fewer videos and 32 px frames, for 1024 iterations (about six minutes with one
-#: thread; it meets the claims on some seeds, not all: docs/quickstart.md); ``smoke`` runs
-#: every step on a dataset of a few videos, to show the path works (its numbers mean
-#: nothing). ``config`` is the pretraining config, unless ``run_quickstart`` is given
-#: another.
+#: Presets: ``default`` is the README's quick start (a few minutes on 2 cores); ``ci`` is
+#: a smaller, faster dataset (32 px frames, one clip per video for the features) with a
+#: longer schedule, the size of the CPU-scale study's CI-size runs; ``smoke`` runs every
+#: step on a dataset of a few videos, to show the path works (its numbers mean nothing).
+#: ``config`` is the pretraining config, unless ``run_quickstart`` is given another.
 PRESETS: Dict[str, dict] = OrderedDict(
     default=dict(
         config=PRETRAIN_CONFIG,
         dataset=dict(num_static=4, num_dynamic=4, train_per_class=12, val_per_class=4,
                      size=64, num_frames=24),
-        max_epochs=32, batch_size=8, num_clips=3,
+        max_epochs=12, batch_size=8, num_clips=3,
         # the margins the checks ask for (accuracies in [0, 1]); on the action label SDC
         # must also be right on more of the same val videos than the random model by
-        # more than chance (one-sided paired sign test below action_p_value): leads of
-        # 12.5 points on 64 videos came by chance in two of our runs (docs/quickstart.md).
+        # more than chance (one-sided paired sign test below action_p_value): with 64 val
+        # videos a lead of 12.5 points can come by chance.
         # Likewise each decoupling check (decoupling_p_value): one feature's probes on
         # two label sets of the same val videos, or on the motion-only variant the best
         # dynamic against the best static feature; there a 6-point lead with both
@@ -72,8 +63,7 @@ PRESETS: Dict[str, dict] = OrderedDict(
         margins=dict(action_over_random=0.10, decoupling=0.05, action_p_value=0.05,
                      decoupling_p_value=0.05)),
     ci=dict(
-        # the default's config on 32 x 32 px frames (a quarter of the time per iteration)
-        config=CI_PRETRAIN_CONFIG,
+        config=PRETRAIN_CONFIG,
         dataset=dict(num_static=4, num_dynamic=4, train_per_class=8, val_per_class=4,
                      size=32, num_frames=18),
         max_epochs=64, batch_size=8, num_clips=1,
@@ -101,25 +91,11 @@ FEATURES = TABLE_FEATURES
 #: themselves decoupled (reported beside the table, not part of the checks)
 VIEW_FEATURES = ('s', 'q_s', 'd', 'q_d')
 # DISTRIBUTION_FEATURES (imported): the concept distributions, the part of the codes the
-# alignment trains (no shift shared by all of a half's codes). Probed and checked beside
-# the paper's features, in their own table and checks; the claims' checks use the paper's
-# features only
+# alignment trains (no shift shared by all of a half's codes), probed in a table of their
+# own; the claims' checks use the paper's features only
 #: the concept features the decoupling checks compare, and the label sets they use
 CONCEPT_FEATURES = ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d')
-#: the paper's two kinds of concept features, (static, dynamic) each; the claims take
-#: the best feature of either kind per check, so their motion-only check compares the
-#: dynamic features with the static features of both kinds. check_feature_families asks
-#: the same checks of each kind alone (reported beside the claims, not one of them)
-FEATURE_FAMILIES = OrderedDict(codes=(('q_v_s', ), ('q_v_d', )),
-                               local_features=(('F_v_s', ), ('F_v_d', )))
 DECOUPLING_LABELS = ('static', 'dynamic', 'motion')
-#: features whose variance the results split by factor (scene, motion)
-VARIANCE_FEATURES = ('v', 'q_v_s', 'q_v_d') + DISTRIBUTION_FEATURES + \
-    ('F_v_s', 'F_v_d') + VIEW_FEATURES
-#: codes whose Sinkhorn assignments the results describe (collapse diagnostics)
-CODE_DIAGNOSTICS = ('q_v_s', 'q_v_d')
-
-
 def _log(message: str) -> None:
     print(f'[quickstart] {message}', flush=True)
 
@@ -396,46 +372,11 @@ def evaluate(extracted: Mapping) -> dict:
     retrieval = retrieval_recall(val_feats['v'], val_labels['action'], train_feats['v'],
                                  train_labels['action'], topk=(1, 5, 10))
     return dict(probes=results, retrieval=retrieval,
-                codes=describe_codes(train_feats, train_labels, extracted['model']),
-                variance=variance_shares(train_feats, train_labels),
                 action_v_correct=outcomes['action']['v'],
                 concept_correct=OrderedDict(
                     (labels, OrderedDict((f, outcomes[labels][f])
                                          for f in CONCEPT_FEATURES + DISTRIBUTION_FEATURES))
                     for labels in DECOUPLING_LABELS))
-
-
-def describe_codes(features: Mapping, labels: Mapping, model) -> 'OrderedDict[str, dict]':
-    """Whether the clip's static and dynamic codes still group the videos, and by what
-    (:func:`~sdc_mmaction.apis.code_diagnostics.code_assignment_stats`, with the model's
-    Sinkhorn settings), over the given videos at once."""
-    from .code_diagnostics import code_assignment_stats
-
-    head = model.align_head
-    factors = OrderedDict((name, labels[name]) for name in ('static', 'dynamic'))
-    return OrderedDict(
-        (name, code_assignment_stats(features[name], factors,
-                                     epsilon=head.sinkhorn_epsilon,
-                                     num_iters=head.sinkhorn_iterations))
-        for name in CODE_DIAGNOSTICS)
-
-
-def variance_shares(features: Mapping, labels: Mapping) -> 'OrderedDict[str, dict]':
-    """For each of :data:`VARIANCE_FEATURES`, the share of its variance over the given
-    videos that the scene (``static``) and the motion (``dynamic``) account for
-    (:func:`~sdc_mmaction.apis.code_diagnostics.factor_variance_share`), and ``chance``:
-    what a feature unrelated to each factor gets, ``(C - 1) / (N - 1)``."""
-    from .code_diagnostics import factor_variance_share
-
-    factors = ('static', 'dynamic')
-    shares = OrderedDict(
-        (name, OrderedDict((factor, factor_variance_share(features[name], labels[factor]))
-                           for factor in factors))
-        for name in VARIANCE_FEATURES)
-    shares['chance'] = OrderedDict(
-        (factor, (len(torch.unique(labels[factor])) - 1) / (len(labels[factor]) - 1))
-        for factor in factors)
-    return shares
 
 
 def _paired_level(margins: Mapping, level_name: str, key: str, results) -> Optional[list]:
@@ -496,24 +437,6 @@ def check_claims(sdc: Mapping, random: Mapping, margins: Mapping) -> 'OrderedDic
     return checks
 
 
-def check_distributions(sdc: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
-    """The three decoupling checks of :func:`check_claims`, asked of Eq. 4's concept
-    distributions ``p_v^s`` and ``p_v^d`` (:data:`DISTRIBUTION_FEATURES`) instead of the
-    paper's features. Reported beside the claims, not one of them."""
-    return decoupling_checks(sdc, margins, ('p_v_s', ), ('p_v_d', ))
-
-
-def check_feature_families(sdc: Mapping, margins: Mapping) -> 'OrderedDict[str, dict]':
-    """The three decoupling checks of :func:`check_claims` asked of each kind of concept
-    feature alone (:data:`FEATURE_FAMILIES`: the codes ``q_v^s``/``q_v^d``, the local
-    features ``F_v^s``/``F_v^d``): ``family -> checks``. The claims' motion-only check
-    compares the best dynamic feature with the best static feature of either kind; these
-    say whether one kind decouples on its own. Reported beside the claims, not one of
-    them."""
-    return OrderedDict((family, decoupling_checks(sdc, margins, static, dynamic))
-                       for family, (static, dynamic) in FEATURE_FAMILIES.items())
-
-
 def decoupling_checks(sdc: Mapping, margins: Mapping, static_features: Sequence[str],
                       dynamic_features: Sequence[str]) -> 'OrderedDict[str, dict]':
     """Static features read the scene better than the motion, dynamic ones the reverse,
@@ -552,12 +475,38 @@ def decoupling_checks(sdc: Mapping, margins: Mapping, static_features: Sequence[
     return checks
 
 
-def format_results(sdc: Mapping, random: Mapping, checks: Mapping,
-                   distribution_checks: Optional[Mapping] = None,
-                   family_checks: Optional[Mapping] = None) -> str:
-    """The one results table (markdown), retrieval and the checks (and, if given, the
-    same decoupling checks of the concept distributions, :func:`check_distributions`,
-    and of each kind of concept feature alone, :func:`check_feature_families`)."""
+#: the compact table's features: the clip's pooled feature and its two halves' codes
+SUMMARY_FEATURES = ('v', 'q_v_s', 'q_v_d')
+#: the compact table's rows: label set -> what it reads
+SUMMARY_LABELS = OrderedDict(action='action', static='scene', dynamic='motion',
+                             motion='motion, one scene')
+
+
+def _check_lines(checks: Mapping) -> list:
+    return [f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}'
+            for name, check in checks.items()]
+
+
+def format_summary(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
+    """The report's opening (markdown): one table of linear-probe accuracy, SDC against
+    the random model, of ``v``, ``q_v^s`` and ``q_v^d`` on the four label sets, then
+    whether each claim holds."""
+    header = ' | '.join(f'{name} {f}' for name in ('SDC', 'random') for f in SUMMARY_FEATURES)
+    lines = ['## Summary: linear probe, top-1 (%) on the val videos', '',
+             f'| labels | {header} |', '|---|' + '---|' * (2 * len(SUMMARY_FEATURES))]
+    for label, text in SUMMARY_LABELS.items():
+        cells = [f'{100 * res["probes"][label][f]:.1f}'
+                 for res in (sdc, random) for f in SUMMARY_FEATURES]
+        lines.append(f'| {text} | ' + ' | '.join(cells) + ' |')
+    held = sum(check['passed'] for check in checks.values())
+    lines += ['', f'## Claims: {held} of {len(checks)} hold', '', *_check_lines(checks)]
+    return '\n'.join(lines)
+
+
+def format_results(sdc: Mapping, random: Mapping, checks: Mapping) -> str:
+    """The full tables (markdown): every probe of the paper's features, of the static
+    frame's and the frame difference's own features, of the concept distributions, and
+    retrieval; the checks are in :func:`format_summary`."""
 
     def probe_table(features):
         rows = ['| model | labels | ' + ' | '.join(features) + ' |',
@@ -586,51 +535,6 @@ def format_results(sdc: Mapping, random: Mapping, checks: Mapping,
     for name, res in (('SDC', sdc), ('random', random)):
         lines.append(f'| {name} | ' +
                      ' | '.join(f'{100 * res["retrieval"][k]:.1f}' for k in keys) + ' |')
-    lines += ['', '## Concept codes of the training videos', '',
-              'Sinkhorn targets solved over all training videos at once. A target entropy '
-              'near ln K means the codes no longer tell the videos apart (collapse); NMI '
-              'says which factor the strongest concepts follow (1: exactly, 0: not at all).',
-              '', '| model | codes | code std | target entropy (ln K) | concepts used | '
-              'NMI scene | NMI motion |', '|---|---|---|---|---|---|---|']
-    for name, res in (('SDC', sdc), ('random', random)):
-        for codes, stats in res['codes'].items():
-            lines.append(f'| {name} | {codes} | {stats["code_std"]:.3f} | '
-                         f'{stats["target_entropy"]:.2f} ({stats["uniform_entropy"]:.2f}) | '
-                         f'{stats["concepts_used"]:.0f} | {stats["nmi_static"]:.2f} | '
-                         f'{stats["nmi_dynamic"]:.2f} |')
-    chance = sdc['variance']['chance']
-    lines += ['', "## What each feature's spread follows (training videos)", '',
-              "Share (%) of each feature's variance that the scene / the motion accounts "
-              'for (between-class over total sum of squares). A linear probe reads a '
-              'factor that moves a feature little but consistently; this says which '
-              'factor dominates it. Unrelated features get about '
-              f'{100 * chance["static"]:.1f} / {100 * chance["dynamic"]:.1f} by chance.',
-              '', '| model | ' + ' | '.join(VARIANCE_FEATURES) + ' |',
-              '|---|' + '---|' * len(VARIANCE_FEATURES)]
-    for name, res in (('SDC', sdc), ('random', random)):
-        shares = res['variance']
-        lines.append(f'| {name} | ' + ' | '.join(
-            f'{100 * shares[f]["static"]:.1f} / {100 * shares[f]["dynamic"]:.1f}'
-            for f in VARIANCE_FEATURES) + ' |')
-    def check_lines(checks):
-        return [f'- [{"x" if check["passed"] else " "}] {name}: {check["detail"]}'
-                for name, check in checks.items()]
-
-    lines += ['', '## Checks', '', *check_lines(checks)]
-    if distribution_checks:
-        lines += ['', '## The decoupling checks asked of the concept distributions', '',
-                  'The same margins and tests, with p_v_s and p_v_d in place of the '
-                  "paper's features; reported beside the checks above, not one of them.", '',
-                  *check_lines(distribution_checks)]
-    if family_checks:
-        lines += ['', '## The decoupling checks asked of each kind of concept feature',
-                  '', 'The same margins and tests, with the codes alone and the local '
-                  'features alone; the checks above take the best feature of either kind '
-                  'per check. Reported beside them, not one of them.']
-        for family, (static, dynamic) in FEATURE_FAMILIES.items():
-            if family in family_checks:
-                lines += ['', f'{family} ({", ".join(static + dynamic)}):',
-                          *check_lines(family_checks[family])]
     return '\n'.join(lines)
 
 
@@ -651,8 +555,9 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
     on it, since it changes the order of floating-point sums, so the report records it.
 
     ``config`` (default: the preset's), ``max_epochs`` and ``cfg_options`` (``key=value``
-    strings) change what is pretrained, e.g. a diagnostic config of ``configs/diagnostics``
-    or a longer schedule; the evaluation is the same. By default the README's quick start
+    strings) change what is pretrained, e.g. a variant of the CPU-scale study
+    (``projects/cpu_scale_study/configs``) or a longer schedule; the evaluation is the
+    same. By default the README's quick start
     runs. ``seed`` seeds the pretraining and, unless ``data_seed`` is given, the generated
     dataset too.
     """
@@ -675,7 +580,6 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
 def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epochs,
                     cfg_options, data_seed, threads) -> dict:
     import sdc_mmaction  # noqa: F401  (registration)
-
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose from {list(PRESETS)}')
     settings = dict(PRESETS[preset])
@@ -712,8 +616,6 @@ def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epoc
     random_feats = extract_all(None, data_root, meta, num_clips, 'random', model_config)
     sdc, random = evaluate(sdc_feats), evaluate(random_feats)
     checks = check_claims(sdc, random, settings['margins'])
-    distribution_checks = check_distributions(sdc, settings['margins'])
-    family_checks = check_feature_families(sdc, settings['margins'])
 
     figure_files = {}
     if figures:
@@ -722,33 +624,34 @@ def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epoc
             osp.join(work_dir, 'figures'), sdc_feats, meta, data_root, pretrain_dir,
             clips=extraction_clips(model_config, meta))
 
-    table = format_results(sdc, random, checks, distribution_checks, family_checks)
     pretrain_threads = pretrained_threads(pretrain_dir)
-    table = (f'CPU threads: {pretrain_threads or "not recorded"} for the pretraining, '
-             f'{threads_used} for the evaluation (other thread counts give other '
-             'numbers).\n\n' + table)
+    preamble = (f'CPU threads: {pretrain_threads or "not recorded"} for the pretraining, '
+                f'{threads_used} for the evaluation (other thread counts give other '
+                'numbers).')
     if config != preset_config or cfg_options or max_epochs is not None:
         # not the preset's run: say what was pretrained above the numbers
         shown = (osp.relpath(config, REPO_ROOT)
                  if config.startswith(REPO_ROOT + osp.sep) else config)
-        table = (f'Pretrained with {shown}, {settings["max_epochs"]} '
-                 f'epochs, seed {seed}, overrides: {" ".join(cfg_options) or "none"}. '
-                 '"SDC" below is this model.\n\n' + table)
+        preamble = (f'Pretrained with {shown}, {settings["max_epochs"]} '
+                    f'epochs, seed {seed}, overrides: {" ".join(cfg_options) or "none"}. '
+                    '"SDC" below is this model.\n\n' + preamble)
+    summary = preamble + '\n\n' + format_summary(sdc, random, checks)
     elapsed = time.time() - start
     report = dict(preset=preset, seed=seed, data_seed=data_seed, config=config,
                   max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
                   threads=threads_used, pretrain_threads=pretrain_threads,
                   checkpoint=ckpt, backbone=backbone,
                   sdc=sdc, random=random, checks=checks,
-                  distribution_checks=distribution_checks, family_checks=family_checks,
                   figures=figure_files,
                   elapsed_s=round(elapsed, 1))
     with open(osp.join(work_dir, 'results.json'), 'w') as handle:
         json.dump(report, handle, indent=2)
-    with open(osp.join(work_dir, 'results.md'), 'w') as handle:
-        handle.write(table + '\n')
-    print('\n' + table + '\n', flush=True)
+    results_md = osp.join(work_dir, 'results.md')
+    with open(results_md, 'w') as handle:
+        handle.write(summary + '\n\n' + format_results(sdc, random, checks) + '\n')
+    print('\n' + summary + '\n', flush=True)
+    _log(f'full tables: {results_md}; numbers: {osp.join(work_dir, "results.json")}')
     for name, path in figure_files.items():
         _log(f'figure {name}: {path}')
-    _log(f'finished in {elapsed / 60:.1f} min; results in {work_dir}/results.md')
+    _log(f'finished in {elapsed / 60:.1f} min')
     return report

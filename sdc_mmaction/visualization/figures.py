@@ -11,6 +11,12 @@ import torch
 import torch.nn.functional as F
 
 
+#: the fewest locations per frame (H' x W' of the last feature map) for which an attention
+#: map is drawn: over 2 x 2 locations the upsampled map is one blurred gradient that shows
+#: nothing about where a concept looks
+MIN_ATTENTION_LOCATIONS = 9
+
+
 def _pyplot():
     import matplotlib
     matplotlib.use('Agg')  # files only: works without a display
@@ -29,7 +35,8 @@ def attention_maps(model, clips: torch.Tensor) -> Dict[str, torch.Tensor]:
     Returns:
         dict: ``static``/``dynamic`` maps (N, T, H, W) upsampled to the input and scaled
         to [0, 1] per clip, and the chosen concept indices ``static_index``/
-        ``dynamic_index`` (N,) (dynamic indices count from 0 within the dynamic concepts).
+        ``dynamic_index`` (N,) (dynamic indices count from 0 within the dynamic concepts),
+        and ``feature_map_size``, ``(T', H', W')`` of the attention before upsampling.
     """
     out = model.features(clips)
     num_static = model.num_static_concepts
@@ -47,6 +54,7 @@ def attention_maps(model, clips: torch.Tensor) -> Dict[str, torch.Tensor]:
         low, high = flat.min(dim=1)[0], flat.max(dim=1)[0]
         scaled = (flat - low[:, None]) / (high - low).clamp_min(1e-12)[:, None]
         result[name] = scaled.reshape(n, t, h, w)
+    result['feature_map_size'] = tuple(attn.shape[2:])
     result['static_index'] = static_index
     result['dynamic_index'] = dynamic_index
     return result
@@ -170,7 +178,9 @@ def quickstart_figures(out_dir: str, extracted: Mapping, meta: Mapping, data_roo
                        clips: Optional[Mapping] = None) -> Dict[str, str]:
     """All quick-start pictures; returns name -> file. ``clips`` is
     ``dict(clip_len, frame_interval, resize, crop_size)`` of the clips shown (default: as
-    the quick start's pretraining config sees ``meta``'s videos)."""
+    the quick start's pretraining config sees ``meta``'s videos). The attention picture is
+    left out (and a line says why) where the feature map has fewer than
+    :data:`MIN_ATTENTION_LOCATIONS` locations per frame."""
     from sdc_mmaction.apis.feature_extraction import (build_video_dataloader,
                                                       feature_pipeline)
     from sdc_mmaction.apis.quickstart import PRETRAIN_CONFIG, extraction_clips
@@ -199,9 +209,15 @@ def quickstart_figures(out_dir: str, extracted: Mapping, meta: Mapping, data_roo
     maps = attention_maps(model, clips)
     frames = torch.stack(small['inputs'])[:, 0].permute(0, 2, 3, 4, 1).numpy()
     names = meta['action_classes']
-    files['attention'] = attention_figure(frames.astype(np.uint8), maps,
-                                          [names[labels[i]] for i in picked],
-                                          osp.join(out_dir, 'concept_attention.png'))
+    _, height, width = maps['feature_map_size']
+    if height * width >= MIN_ATTENTION_LOCATIONS:
+        files['attention'] = attention_figure(frames.astype(np.uint8), maps,
+                                              [names[labels[i]] for i in picked],
+                                              osp.join(out_dir, 'concept_attention.png'))
+    else:
+        print(f'[quickstart] concept attention not drawn: the feature map has {height} x '
+              f'{width} locations per frame, fewer than {MIN_ATTENTION_LOCATIONS}, so a map '
+              'could not show where a concept looks', flush=True)
     # Fig. 4: on the val videos of the scenes variant
     feats, label_sets = extracted[('scenes', 'val')]
     files['code_similarity'] = code_similarity_figure(

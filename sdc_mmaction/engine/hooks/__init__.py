@@ -1,8 +1,7 @@
-from .code_regression_warmup_hook import CodeRegressionWarmupHook
 from .concept_queue_hook import ConceptQueueHook
+from .head_weight_warmup import HeadWeightWarmupHook, get_head
 from .local_loss_warmup_hook import LocalLossWarmupHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
-from .static_half_warmup_hook import StaticHalfWarmupHook
 
-__all__ = ['CodeRegressionWarmupHook', 'ConceptQueueHook', 'LocalLossWarmupHook',
-           'NonFiniteLossError', 'NonFiniteLossHook', 'StaticHalfWarmupHook']
+__all__ = ['ConceptQueueHook', 'HeadWeightWarmupHook', 'LocalLossWarmupHook',
+           'NonFiniteLossError', 'NonFiniteLossHook', 'get_head']

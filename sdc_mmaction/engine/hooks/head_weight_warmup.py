@@ -1,5 +1,5 @@
-"""A head's weight held at a warm-up value for the first epochs, then restored: the shared
-mechanics of the local loss warm-up and of the static half's warm-up."""
+"""A head's weight held at a warm-up value for the first epochs, then restored: the
+mechanics of the L_loc warm-up, shared with other weight warm-ups (e.g. in projects/)."""
 from typing import Optional
 
 import torch
@@ -15,7 +15,7 @@ def unwrap_model(model):
 
 def get_head(runner, head_name: str, hook_name: str):
     """``runner.model.<head_name>`` (unwrapped), with an error naming the hook and head.
-    A dotted name reaches a submodule's head, e.g. ``'dynamic_tower.align_head'``."""
+    A dotted name reaches a submodule's head, e.g. ``'tower.align_head'``."""
     model = unwrap_model(runner.model)
     try:
         head = model.get_submodule(head_name)

@@ -1,8 +1,5 @@
 from .concept_align_head import ConceptAlignHead
-from .label_target_align_head import LabelTargetAlignHead
 from .local_concept_contrast_head import LocalConceptContrastHead
 from .view_contrast_head import ViewContrastHead
 
-__all__ = [
-    'ConceptAlignHead', 'LabelTargetAlignHead', 'LocalConceptContrastHead', 'ViewContrastHead'
-]
+__all__ = ['ConceptAlignHead', 'LocalConceptContrastHead', 'ViewContrastHead']

@@ -8,8 +8,7 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..losses import (code_regression_loss, concept_alignment_loss, concept_codes,
-                      diversity_loss, fidelity_loss)
+from ..losses import concept_alignment_loss, concept_codes, diversity_loss, fidelity_loss
 
 #: the views, in the order of the contract in docs/design.md
 VIEW_NAMES = ('clip', 'static', 'diff')
@@ -75,27 +74,11 @@ class ConceptAlignHead(BaseModule):
         sinkhorn_epsilon (float): epsilon of Sinkhorn-Knopp. Default 0.05.
         sinkhorn_iterations (int): Sinkhorn-Knopp iterations. Default 3.
         alignment_weight (float): weight of ``loss_aln`` (1 in Eq. 11). Default 1.0.
-        static_half_weight (float): weight of the static half of Eq. 4 inside
-            ``loss_aln``. Default 1.0, the paper's sum; not in the paper otherwise.
-        dynamic_half_weight (float): the same for the dynamic half. Default 1.0.
         fidelity_weight (float): beta of Eq. 11. Default 1.0 (see
             :func:`~sdc_mmaction.models.losses.fidelity_loss` for the scale).
         diversity_weight (float): gamma of Eq. 11. Default 0.01.
         fidelity_hidden_channels (int, optional): hidden width of each decoder ``g``;
             default C.
-        fidelity_through_dynamic_clip_codes (bool): whether Eq. 6's gradient reaches the
-            clip's dynamic codes ``q_v^d``. True (default) is the paper. Not in the paper:
-            False still reconstructs ``v`` from all of ``q_v`` but detaches ``q_v^d`` in
-            that reconstruction, so ``L_fid`` cannot write the scene, which dominates ``v``,
-            into the dynamic codes where Eq. 4's softmax does not look (a shift shared by
-            all of them); docs/quickstart.md, "Eighth round".
-        dynamic_code_regression_weight (float): not in the paper; 0 (default) leaves it
-            out. Above 0, ``loss`` also returns ``loss_code_reg``, this weight times
-            :func:`~sdc_mmaction.models.losses.code_regression_loss` of the clip's raw
-            dynamic codes ``q_v^d`` and the target network's codes of ``d``, so it needs
-            ``target_codes['diff']`` (the recognizer's ``target_momentum`` with 'diff' in
-            its ``target_views``). It trains the parts of ``q_v^d`` that Eq. 4's softmax
-            does not see; docs/quickstart.md, "Twelfth round" and "Thirteenth round".
         queue_length (int): rows of past codes kept per view for Sinkhorn (0, the default,
             turns the queue off). See "Score queue" below.
         queue_start_epoch (int): first epoch (0-based, as ``runner.epoch``) at which the
@@ -108,14 +91,10 @@ class ConceptAlignHead(BaseModule):
         the codes of the given views, ``dict(clip=(N, Ks + Kd), static=(N, Ks),
         diff=(N, Kd))``, cosine similarities in [-1, 1].
 
-        ``loss(pooled, codes, target_codes=None)``: both dicts with all three views;
-        returns ``dict(loss_aln, loss_fid, loss_div)``, each a scalar already multiplied
-        by its weight (and ``loss_code_reg`` when ``dynamic_code_regression_weight`` is
-        above 0), plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted
-        halves of ``loss_aln`` for the logs. ``target_codes`` (optional,
-        ``dict(static=(N, Ks), diff=(N, Kd))``, either key) are a target network's codes
-        of the same samples, from :meth:`target_codes`; that view's targets are solved
-        from them (see :func:`~sdc_mmaction.models.losses.concept_alignment_loss`).
+        ``loss(pooled, codes)``: both dicts with all three views; returns
+        ``dict(loss_aln, loss_fid, loss_div)``, each a scalar already multiplied by its
+        weight, plus ``aln_static`` and ``aln_dynamic``, the detached, unweighted halves
+        of ``loss_aln`` for the logs.
 
     Score queue:
         Sinkhorn over a small batch is a degenerate transport problem (a batch of 8 cannot
@@ -145,13 +124,9 @@ class ConceptAlignHead(BaseModule):
                  sinkhorn_epsilon: float = 0.05,
                  sinkhorn_iterations: int = 3,
                  alignment_weight: float = 1.0,
-                 static_half_weight: float = 1.0,
-                 dynamic_half_weight: float = 1.0,
                  fidelity_weight: float = 1.0,
                  diversity_weight: float = 0.01,
                  fidelity_hidden_channels: Optional[int] = None,
-                 fidelity_through_dynamic_clip_codes: bool = True,
-                 dynamic_code_regression_weight: float = 0.0,
                  queue_length: int = 0,
                  queue_start_epoch: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
@@ -166,22 +141,12 @@ class ConceptAlignHead(BaseModule):
         self.sinkhorn_iterations = _check_positive_int('sinkhorn_iterations',
                                                        sinkhorn_iterations)
         self.alignment_weight = _check_non_negative('alignment_weight', alignment_weight)
-        self.static_half_weight = _check_non_negative('static_half_weight',
-                                                      static_half_weight)
-        self.dynamic_half_weight = _check_non_negative('dynamic_half_weight',
-                                                       dynamic_half_weight)
         self.fidelity_weight = _check_non_negative('fidelity_weight', fidelity_weight)
         self.diversity_weight = _check_non_negative('diversity_weight', diversity_weight)
         if fidelity_hidden_channels is None:
             fidelity_hidden_channels = self.in_channels
         self.fidelity_hidden_channels = _check_positive_int('fidelity_hidden_channels',
                                                             fidelity_hidden_channels)
-        if not isinstance(fidelity_through_dynamic_clip_codes, bool):
-            raise ValueError(f'fidelity_through_dynamic_clip_codes must be True or False, '
-                             f'got {fidelity_through_dynamic_clip_codes!r}')
-        self.fidelity_through_dynamic_clip_codes = fidelity_through_dynamic_clip_codes
-        self.dynamic_code_regression_weight = _check_non_negative(
-            'dynamic_code_regression_weight', dynamic_code_regression_weight)
         if isinstance(queue_length, bool) or int(queue_length) != queue_length \
                 or queue_length < 0:
             raise ValueError(f'queue_length must be an integer >= 0, got {queue_length!r}')
@@ -259,50 +224,18 @@ class ConceptAlignHead(BaseModule):
             for view, feat in pooled.items()
         }
 
-    @torch.no_grad()
-    def target_codes(self, pooled: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Codes of a target network's pooled features, for :meth:`loss`'s
-        ``target_codes``: the same sigma and prototypes as :meth:`forward`, without
-        gradient, and with sigma in eval mode, so a BatchNorm in it normalises with its
-        running statistics and does not update them with the target network's features.
-        """
-        was_training = self.training
-        self.projections.eval()
-        try:
-            return self.forward(pooled)
-        finally:
-            self.projections.train(was_training)
-
     def loss(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],
-             data_samples=None,
-             target_codes: Optional[Dict[str, Tensor]] = None) -> Dict[str, Tensor]:
+             data_samples=None) -> Dict[str, Tensor]:
         """Weighted ``loss_aln`` (Eq. 4), ``loss_fid`` (Eq. 6) and ``loss_div`` (Eq. 5).
 
-        Also pushes the batch's codes into the score queue when it is active (for a view
-        given in ``target_codes``, those codes, which its targets are solved from).
+        Also pushes the batch's codes into the score queue when it is active.
         ``data_samples`` is accepted, as by MMAction2's heads, and unused: SDC's targets
         come from the other view, never from labels.
         """
         self._check_loss_inputs(pooled, codes)
-        aln_static, aln_dynamic = self._alignment_halves(codes, target_codes)
-        alignment = (self.static_half_weight * aln_static
-                     + self.dynamic_half_weight * aln_dynamic)
-        losses = self._weighted_losses(pooled, codes, alignment, aln_static, aln_dynamic)
-        if self.dynamic_code_regression_weight > 0:
-            losses['loss_code_reg'] = (self.dynamic_code_regression_weight
-                                       * self._dynamic_code_regression(codes, target_codes))
-        return losses
-
-    def _dynamic_code_regression(self, codes: Dict[str, Tensor],
-                                 target_codes: Optional[Dict[str, Tensor]]) -> Tensor:
-        if not target_codes or 'diff' not in target_codes:
-            raise ValueError(
-                f'{type(self).__name__}: dynamic_code_regression_weight='
-                f'{self.dynamic_code_regression_weight} needs target_codes["diff"], a target '
-                "network's codes of the frame difference; set the recognizer's "
-                "target_momentum with 'diff' in its target_views")
-        return code_regression_loss(codes['clip'][:, self.num_static_concepts:],
-                                    target_codes['diff'])
+        aln_static, aln_dynamic = self._alignment_halves(codes)
+        return self._weighted_losses(pooled, codes, aln_static + aln_dynamic, aln_static,
+                                     aln_dynamic)
 
     def _check_loss_inputs(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor]) -> None:
         self._check_pooled(pooled, require_all=True)
@@ -313,28 +246,21 @@ class ConceptAlignHead(BaseModule):
                 raise ValueError(f"{type(self).__name__}.loss: codes['{view}'] must be "
                                  f'{expected}, got {got}')
 
-    def _alignment_halves(self, codes: Dict[str, Tensor],
-                          target_codes: Optional[Dict[str, Tensor]] = None
-                          ) -> Tuple[Tensor, Tensor]:
+    def _alignment_halves(self, codes: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
         """The static and dynamic halves of Eq. 4 (with gradient); feeds the queue."""
         queues = self._active_queue_rows(codes) if self.queue_active else None
         aln_static, aln_dynamic = concept_alignment_loss(
             codes['static'], codes['diff'], codes['clip'], temperature=self.temperature,
             epsilon=self.sinkhorn_epsilon, num_iters=self.sinkhorn_iterations, queues=queues,
-            return_parts=True, target_codes=target_codes)
+            return_parts=True)
         if self.queue_active:
-            # a view's queue holds the scores its targets are solved from
-            self._push_to_queue(dict(codes, **(target_codes or {})))
+            self._push_to_queue(codes)
         return aln_static, aln_dynamic
 
     def _weighted_losses(self, pooled: Dict[str, Tensor], codes: Dict[str, Tensor],
                          alignment: Tensor, aln_static: Tensor,
                          aln_dynamic: Tensor) -> Dict[str, Tensor]:
-        decoded = codes
-        if not self.fidelity_through_dynamic_clip_codes:
-            clip, ks = codes['clip'], self.num_static_concepts
-            decoded = dict(codes, clip=torch.cat([clip[:, :ks], clip[:, ks:].detach()], 1))
-        reconstructions = [self.decoders[view](decoded[view]) for view in VIEW_NAMES]
+        reconstructions = [self.decoders[view](codes[view]) for view in VIEW_NAMES]
         loss_fid = fidelity_loss(reconstructions, [pooled[view] for view in VIEW_NAMES])
         loss_div = diversity_loss([codes[view] for view in VIEW_NAMES])
         return dict(loss_aln=self.alignment_weight * alignment,

@@ -2,7 +2,7 @@
 
 Not one of the paper's equations: the authors' released code adds these terms (clip vs
 static frame, clip vs frame difference, clip vs a second clip) to Eq. 11, and the quick start
-uses the clip-difference one (see ``ViewContrastHead`` and docs/quickstart.md for why).
+uses the clip-difference one (see ``ViewContrastHead``).
 """
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,3 @@
 from .concept_pretrain_recognizer import ConceptPretrainRecognizer
-from .two_tower_concept_recognizer import TwoTowerConceptRecognizer
 
-__all__ = ['ConceptPretrainRecognizer', 'TwoTowerConceptRecognizer']
+__all__ = ['ConceptPretrainRecognizer']

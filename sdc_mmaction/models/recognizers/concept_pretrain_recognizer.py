@@ -1,10 +1,9 @@
 """The SDC pre-training model: three views through one backbone, two concept heads."""
-import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.model import BaseModel
 from torch import Tensor
 
 from mmaction.registry import MODELS
@@ -17,8 +16,6 @@ from ..losses import concept_predictions
 KNOWN_VIEWS = ('clip', 'static', 'diff')
 #: Suffix of each view in the output names (the paper's symbols: v, s, d).
 VIEW_SYMBOLS = dict(clip='v', static='s', diff='d')
-#: The views whose targets a target network can give (the clip's are always its own).
-TARGET_VIEWS = ('static', 'diff')
 
 
 def global_average_pool(feature_map: Tensor) -> Tensor:
@@ -72,25 +69,6 @@ class ConceptPretrainRecognizer(BaseModel):
             builds one backbone per view from the same config (Sec. 4.2 reports similar
             results). The clip's backbone is always ``self.backbone``, so downstream
             configs load it with the ``backbone.`` prefix either way. Defaults to True.
-        target_momentum (float, optional): not in the paper; None (default) trains the
-            paper's objective, in which every view's Sinkhorn targets come from the codes
-            of the backbone being trained. A number keeps a moving-average copy of the
-            backbone, the target network, and solves the targets of ``target_views`` from
-            its codes (through the align head's sigma and prototypes, see
-            ``ConceptAlignHead.target_codes``); the clip then predicts those targets
-            one-way. The number is the online backbone's weight in each update, in
-            OpenMMLab's convention (mmengine's ``ExponentialMovingAverage``, mmpretrain's
-            BYOL): 0.001 keeps 99.9 % of the target's weights per iteration; it must be
-            in (0, 1). The copy is updated at the start of every ``loss`` call, before
-            it runs, and its normalisation buffers are copied from the backbone. It runs
-            in train mode, so BatchNorm normalises the target views by their own batch
-            statistics. It is saved in the checkpoint (``target_backbones.``), so a
-            resumed run continues it, and the exported backbone does not include it.
-            Why: from random weights on the generated dataset, the paper's dynamic half
-            collapsed in every CPU run; targets that do not move with the student let the
-            clip learn the motion (docs/quickstart.md, "Sixth round").
-        target_views (Sequence[str]): the views whose targets the target network gives,
-            among ``('static', 'diff')``. Defaults to ``('diff',)``.
         stack_views (bool, optional): with a shared backbone, run it once over all views
             concatenated along the batch (True) or once per view (False). None means True
             with a shared backbone and False otherwise. Defaults to None.
@@ -140,8 +118,6 @@ class ConceptPretrainRecognizer(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  view_names: Sequence[str] = KNOWN_VIEWS,
                  shared_backbone: bool = True,
-                 target_momentum: Optional[float] = None,
-                 target_views: Sequence[str] = ('diff', ),
                  stack_views: Optional[bool] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -172,49 +148,6 @@ class ConceptPretrainRecognizer(BaseModel):
         self.contrast_head = (MODELS.build(contrast_head)
                               if contrast_head is not None else None)
         self._check_heads()
-        self.target_views: Tuple[str, ...] = ()
-        self.target_backbones = None
-        if target_momentum is not None:
-            self._build_target_backbones(target_momentum, target_views)
-        code_regression = getattr(self.align_head, 'dynamic_code_regression_weight', 0)
-        if code_regression > 0 and 'diff' not in self.target_views:
-            raise ValueError(f'ConceptPretrainRecognizer: align_head.'
-                             f'dynamic_code_regression_weight={code_regression} regresses '
-                             "onto a target network's codes of 'diff', so it needs "
-                             "target_momentum set and 'diff' in target_views (got "
-                             f'target_momentum={target_momentum!r}, target_views='
-                             f'{tuple(target_views)!r})')
-
-    def _build_target_backbones(self, momentum, target_views) -> None:
-        """The moving-average copies: one of the shared backbone, or one per target view
-        with separate backbones, in ``target_backbones`` under ``'backbone'`` or the
-        view's name (see :meth:`_target_key`)."""
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
-                or not 0 < momentum < 1:
-            raise ValueError('ConceptPretrainRecognizer: target_momentum must be None or a '
-                             f'number in (0, 1), got {momentum!r}')
-        if isinstance(target_views, str) or not isinstance(target_views, Sequence):
-            raise TypeError('ConceptPretrainRecognizer: target_views must be a sequence of '
-                            f'view names, got {target_views!r}')
-        views = tuple(target_views)
-        wrong = [v for v in views if v not in TARGET_VIEWS or v not in self.view_names]
-        if not views or wrong or len(set(views)) != len(views):
-            raise ValueError(f'ConceptPretrainRecognizer: target_views {views} must name '
-                             f'each at most once, and only views among {TARGET_VIEWS} that '
-                             f'are in view_names={self.view_names}')
-        if 'target_codes' not in inspect.signature(self.align_head.loss).parameters:
-            raise ValueError(f'ConceptPretrainRecognizer: target_momentum needs an align '
-                             f'head whose loss takes target_codes; '
-                             f'{type(self.align_head).__name__} does not')
-        self.target_views = views
-        self.target_backbones = nn.ModuleDict({
-            self._target_key(view): ExponentialMovingAverage(
-                self._backbone_for(view), momentum=float(momentum))
-            for view in views
-        })
-
-    def _target_key(self, view: str) -> str:
-        return 'backbone' if self.shared_backbone else view
 
     # ------------------------------------------------------------------ build checks
     @staticmethod
@@ -275,13 +208,6 @@ class ConceptPretrainRecognizer(BaseModel):
             raise ValueError(f'ConceptPretrainRecognizer: local_head.top_k={top_k} exceeds '
                              f'the concept counts of align_head (num_static_concepts='
                              f'{num_static}, num_dynamic_concepts={num_dynamic})')
-
-    @property
-    def dynamic_half_model(self) -> 'ConceptPretrainRecognizer':
-        """The recognizer whose align head computes ``q_v^d`` from the last
-        ``align_head.in_channels`` channels of ``v``: this one (a two-tower model
-        returns its dynamic tower)."""
-        return self
 
     # ------------------------------------------------------------------ views
     def _sample_view_names(self, data_samples) -> Optional[Tuple[str, ...]]:
@@ -371,15 +297,18 @@ class ConceptPretrainRecognizer(BaseModel):
             return self.backbone
         return self.view_backbones[view]
 
-    def extract_feat(self, views: Dict[str, Tensor], backbone_for=None
+    def extract_feat(self, views: Dict[str, Tensor]
                      ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Backbone and Eq. 2 for every view.
 
-        ``backbone_for`` (view name -> module) picks the network; the default is the
-        trained backbone(s), :meth:`target_codes` passes the moving-average copies.
         Returns ``(pooled, feature_maps)``: view -> (N, C) and view -> (N, C, T', H', W').
         """
-        backbone_for = backbone_for or self._backbone_for
+        return self._extract_with(views, self._backbone_for)
+
+    def _extract_with(self, views: Dict[str, Tensor], backbone_for
+                      ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """:meth:`extract_feat` with the network of each view given by ``backbone_for``
+        (view name -> module), for subclasses that run other copies of the backbone."""
         names = list(views)
         if self.stack_views and len(names) > 1:
             # stack_views implies one shared backbone, so any view's network serves all
@@ -391,18 +320,6 @@ class ConceptPretrainRecognizer(BaseModel):
             feature_maps = {n: self._run_backbone(backbone_for(n), views[n]) for n in names}
         pooled = {n: global_average_pool(fm) for n, fm in feature_maps.items()}
         return pooled, feature_maps
-
-    @torch.no_grad()
-    def target_codes(self, views: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Update the target network(s) and return their codes of ``target_views``:
-        view -> (N, K_view), without gradient."""
-        for key, target in self.target_backbones.items():  # one update per copy
-            target.update_parameters(self.backbone if key == 'backbone'
-                                     else self.view_backbones[key])
-        pooled, _ = self.extract_feat(
-            {view: views[view] for view in self.target_views},
-            backbone_for=lambda view: self.target_backbones[self._target_key(view)].module)
-        return self.align_head.target_codes(pooled)
 
     # ------------------------------------------------------------------ modes
     def forward(self,
@@ -421,14 +338,16 @@ class ConceptPretrainRecognizer(BaseModel):
     def loss(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
         """Eq. 11: the heads' weighted losses for a batch of (clip, static, diff)."""
         views, _ = self.split_views(inputs, data_samples, need_all_views=True)
-        # before the online pass, so sigma's BatchNorm statistics do not yet hold this batch
-        target_codes = (self.target_codes(views) if self.target_backbones is not None
-                        else None)
         pooled, feature_maps = self.extract_feat(views)
+        return self.head_losses(pooled, feature_maps, data_samples)
+
+    def head_losses(self, pooled: Dict[str, Tensor], feature_maps: Dict[str, Tensor],
+                    data_samples=None, **align_kwargs) -> Dict[str, Tensor]:
+        """The heads' weighted losses from the views' pooled features and feature maps;
+        ``align_kwargs`` go to the align head's ``loss`` (for heads that take more)."""
         codes = self.align_head(pooled)
-        # only a target network passes target_codes, so heads without it still work
-        extra = {} if target_codes is None else dict(target_codes=target_codes)
-        losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples, **extra))
+        losses = dict(self.align_head.loss(pooled, codes, data_samples=data_samples,
+                                           **align_kwargs))
         if self.local_head is not None:
             local = self.local_head(feature_maps, self.align_head.prototypes)
             local_losses = self.local_head.loss(local, codes)

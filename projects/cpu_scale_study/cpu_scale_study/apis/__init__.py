@@ -1,0 +1,1 @@
+"""Library functions behind the study's tools (imported lazily by each tool)."""
