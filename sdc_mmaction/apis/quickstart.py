@@ -637,7 +637,8 @@ def _run_quickstart(work_dir, data_root, preset, seed, figures, config, max_epoc
                     '"SDC" below is this model.\n\n' + preamble)
     summary = preamble + '\n\n' + format_summary(sdc, random, checks)
     elapsed = time.time() - start
-    report = dict(preset=preset, seed=seed, data_seed=data_seed, config=config,
+    report = dict(preset=preset, seed=seed, data_seed=data_seed, data_root=data_root,
+                  config=config,
                   max_epochs=settings['max_epochs'], cfg_options=list(cfg_options),
                   threads=threads_used, pretrain_threads=pretrain_threads,
                   checkpoint=ckpt, backbone=backbone,

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import torch
 
-from sdc_mmaction.apis.code_diagnostics import (code_assignment_stats, cosine_code_parts,
+from projects.cpu_scale_study.cpu_scale_study.apis.code_diagnostics import (code_assignment_stats, cosine_code_parts,
                                                 factor_variance_share,
                                                 normalized_mutual_information)
 from sdc_mmaction.models.losses import concept_codes

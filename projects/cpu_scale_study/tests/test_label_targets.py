@@ -8,9 +8,9 @@ from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.registry import init_default_scope
 
-import sdc_mmaction  # noqa: F401  (registration)
-from sdc_mmaction.models.losses import label_target_loss
-from test_recognizer import backbone_cfg  # the tiny R(2+1)D the recognizer tests use
+import projects.cpu_scale_study.cpu_scale_study  # noqa: F401  (registration)
+from projects.cpu_scale_study.cpu_scale_study.models import label_target_loss
+from test_teacher_recognizer import backbone_cfg  # the tiny R(2+1)D
 
 torch.set_num_threads(1)
 C, KS, KD, N = 16, 6, 4, 5

@@ -18,16 +18,17 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-import sdc_mmaction  # noqa: F401  (registration)
+import projects.cpu_scale_study.cpu_scale_study  # noqa: F401  (registration)
+from conftest import REPO_ROOT
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from sdc_mmaction.apis.config_options import merge_cfg_options
 from sdc_mmaction.apis.quickstart import PRESETS, prepare_dataset
-from sdc_mmaction.apis.sweep import (format_summary, load_sweep, onset, run_sweep,
+from projects.cpu_scale_study.cpu_scale_study.apis.sweep import (format_summary, load_sweep, onset, run_sweep,
                                      summarise_log, summarise_sweep)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-GPU_SWEEP = osp.join(REPO, 'configs', 'sweeps', 'issue6_gpu.py')
+REPO = REPO_ROOT
+GPU_SWEEP = osp.join(REPO, 'projects', 'cpu_scale_study', 'configs', 'sweeps', 'gpu_sweep.py')
 TINY = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
 
 
@@ -142,7 +143,7 @@ def parse_options(options):
     return parser.parse_args(['--cfg-options', *options]).cfg_options
 
 
-def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
+def test_gpu_sweep_builds_and_runs_every_model_it_names():
     """Every distinct model of the GPU sweep is built from its config with the sweep's
     overrides and runs a loss forward on a small batch, so that a lent GPU's few minutes
     are not lost to a typo or a width that does not fit."""
@@ -179,7 +180,8 @@ def test_gpu_sweep_of_issue6_builds_and_runs_every_model_it_names():
                           torch.nn.Sequential) == (mlp or teacher)
         fid_option = 'model.align_head.fidelity_through_dynamic_clip_codes=False' in options
         assert teacher or not fid_option  # the option is set on teacher rows only
-        assert model.align_head.fidelity_through_dynamic_clip_codes is not fid_option
+        assert getattr(model.align_head, 'fidelity_through_dynamic_clip_codes',
+                       True) is not fid_option
 
 
 @pytest.fixture(scope='module')
@@ -216,7 +218,7 @@ def test_run_sweep_refuses_a_folder_with_an_earlier_run(tmp_path, smoke_data):
 def test_run_sweep_stops_its_runs_when_interrupted(tmp_path, smoke_data, monkeypatch):
     """Runs have process sessions of their own, so Ctrl-C does not reach them: the sweep
     must stop them itself."""
-    import sdc_mmaction.apis.sweep as sweep_module
+    import projects.cpu_scale_study.cpu_scale_study.apis.sweep as sweep_module
     started, real_popen, real_sleep = [], subprocess.Popen, time.sleep
 
     def popen(*args, **kwargs):

@@ -5,11 +5,11 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-import sdc_mmaction  # noqa: F401  (registration)
+import projects.cpu_scale_study.cpu_scale_study  # noqa: F401  (registration)
 from mmaction.registry import HOOKS, MODELS
-from sdc_mmaction.models.recognizers import ConceptPretrainRecognizer
-from test_hooks import fake_runner, weights_over_epochs
-from test_recognizer import CHANNELS, KD, KS, batch, model_cfg
+from projects.cpu_scale_study.cpu_scale_study.models import TeacherConceptRecognizer
+from test_study_hooks import fake_runner, weights_over_epochs
+from test_teacher_recognizer import CHANNELS, KD, KS, batch, model_cfg
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -43,7 +43,7 @@ def test_loss_is_both_towers_losses_and_each_half_reaches_only_its_backbone():
     model.train()
     inputs = batch(n=2, size=32)
     reference = copy.deepcopy(model)
-    expected_static = ConceptPretrainRecognizer.loss(reference, inputs)
+    expected_static = TeacherConceptRecognizer.loss(reference, inputs)
     expected_dynamic = reference.dynamic_tower.loss(inputs)
     losses = model(inputs, None, mode='loss')
     assert set(losses) == {
@@ -72,7 +72,7 @@ def test_features_take_each_half_from_its_tower():
     clips = batch(n=2, views=1, size=32)[:, 0]
     with torch.no_grad():
         out = model(clips, None, mode='tensor')
-        static = ConceptPretrainRecognizer.features(model, clips)
+        static = TeacherConceptRecognizer.features(model, clips)
         dynamic = model.dynamic_tower.features(clips)
     assert out['v'].shape == (2, 2 * CHANNELS)
     torch.testing.assert_close(out['v'], torch.cat([static['v'], dynamic['v']], 1))
@@ -114,6 +114,6 @@ def test_build_errors():
         build(target_momentum=None)
 
 
-def test_a_single_backbone_model_is_its_own_dynamic_half():
-    model = MODELS.build(model_cfg())
-    assert model.dynamic_half_model is model
+def test_the_dynamic_half_model_is_the_dynamic_tower():
+    model = build()
+    assert model.dynamic_half_model is model.dynamic_tower

@@ -142,7 +142,7 @@ def format_diagnostics(result: Mapping) -> str:
 
 def diagnose_quickstart(work_dir: str, data_root: Optional[str] = None) -> dict:
     """Re-extract the features of a finished quick start in ``work_dir`` (its
-    ``results.json`` names the checkpoint, config and preset) and write
+    ``results.json`` names the checkpoint, config, preset and dataset) and write
     ``diagnostics.md`` / ``diagnostics.json`` there; returns the result."""
     from sdc_mmaction.apis.quickstart import PRESETS
 
@@ -152,7 +152,7 @@ def diagnose_quickstart(work_dir: str, data_root: Optional[str] = None) -> dict:
                                 'first')
     with open(results) as handle:
         report = json.load(handle)
-    data_root = data_root or osp.join(work_dir, 'data')
+    data_root = data_root or report.get('data_root') or osp.join(work_dir, 'data')
     meta_path = osp.join(data_root, 'meta.json')
     if not osp.isfile(meta_path):
         raise FileNotFoundError(f'{meta_path} is missing: pass the data root of this run')

@@ -132,6 +132,18 @@ def select_runs(sweep: Mapping, only: Sequence[str] = ()) -> List[dict]:
     return runs
 
 
+def _diagnostics(run_dir: str) -> dict:
+    """The study's diagnostics of an evaluated run (``diagnostics.json``), computed
+    once from the run's checkpoint and kept beside its results."""
+    from .quickstart_diagnostics import diagnose_quickstart
+
+    cached = osp.join(run_dir, 'diagnostics.json')
+    if osp.isfile(cached):
+        with open(cached) as handle:
+            return json.load(handle)
+    return diagnose_quickstart(run_dir)
+
+
 def run_command(run: Mapping, run_dir: str, data_root: str, preset: str,
                 shared_options: Sequence[str] = (), data_seed: int = 0,
                 extra_options: Sequence[str] = ()) -> List[str]:
@@ -328,15 +340,15 @@ def summarise_sweep(statuses: Sequence[Mapping], key: str = 'aln_dynamic',
             with open(results) as handle:
                 report = json.load(handle)
             row['checks'] = {name: bool(c['passed']) for name, c in report['checks'].items()}
-            # the same decoupling checks of p_v^s / p_v^d (absent from older reports)
+            diagnostics = _diagnostics(status['run_dir'])
+            # the same decoupling checks of p_v^s / p_v^d
             row['distribution_checks'] = {
                 name: bool(c['passed'])
-                for name, c in (report.get('distribution_checks') or {}).items()} or None
-            # and of the codes q_v^s / q_v^d alone (absent from older reports)
+                for name, c in diagnostics['distribution_checks'].items()}
+            # and of the codes q_v^s / q_v^d alone
             row['code_checks'] = {
                 name: bool(c['passed'])
-                for name, c in ((report.get('family_checks') or {}).get('codes') or {}).items()
-            } or None
+                for name, c in diagnostics['family_checks']['codes'].items()}
             probes = report['sdc']['probes']
             row['motion_only_v'] = probes['motion']['v']
             row['motion_only_q_v_d'] = probes['motion']['q_v_d']

@@ -6,7 +6,7 @@
 # The `device` tool then carries them: run(..., carry=[".whl"]); projects/cpu_scale_study/tools/device/run_sweep.sh
 # installs them there.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../../.."  # the repository root
 source tools/find_python.sh
 "$PYTHON" -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \

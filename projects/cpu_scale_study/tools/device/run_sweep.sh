@@ -11,7 +11,7 @@
 # second call on a still-warm machine starts clean. Elsewhere (no $OUT) the results go to
 # work_dirs/device_out.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../../.."  # the repository root
 SWEEP=${1:?usage: run_sweep.sh SWEEP [DEADLINE_S] [MAX_PARALLEL]}
 DEADLINE=${2:-300}
 PARALLEL=${3:-8}

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from sdc_mmaction.apis.checkpoint import get_state_dict, load_checkpoint_file
+from conftest import REPO_ROOT  # noqa: E402
 
 PRETRAIN_CONFIG = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
 LINEAR_PROBE_CONFIG = 'configs/sdc/benchmarks/linear-probe_r2plus1d-tiny_synthetic.py'
@@ -25,7 +26,7 @@ NUM_ACTIONS = 4  # the generated_dataset fixture: 2 scenes x 2 motions
 def run_tool_main(script, argv):
     """``tools/<script>``'s ``main(argv)`` in this process (its ``__main__`` guard keeps
     the import from running it)."""
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', script)
+    path = osp.join(REPO_ROOT, 'tools', script)
     spec = importlib.util.spec_from_file_location(f'tool_{script[:-3]}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -13,8 +13,9 @@ from mmengine.registry import init_default_scope
 
 import sdc_mmaction  # noqa: F401  (registration)
 from mmaction.registry import DATASETS, MODELS
+from conftest import REPO_ROOT  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = REPO_ROOT
 CONFIGS = sorted(
     osp.relpath(path, REPO)
     for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)

@@ -281,7 +281,7 @@ def _ddp_worker(rank, world_size, port, action, queue):
     except NonFiniteLossError as err:
         outcome = str(err)
     queue.put((rank, outcome, model.module.w.detach().tolist()))
-    # free DDP's reducer while the process group is alive (see tests/test_hooks.py)
+    # free DDP's reducer while the process group is alive (see tests/engine/hooks/test_hooks.py)
     del model, wrapper, runner, hook
     gc.collect()
     torch.distributed.destroy_process_group()

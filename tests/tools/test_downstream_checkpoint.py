@@ -10,12 +10,13 @@ import torch
 
 from sdc_mmaction.apis.checkpoint import (CheckpointFormatError, convert_pretrained,
                                           publish_checkpoint)
+from conftest import REPO_ROOT  # noqa: E402
 
 
 def run_tool_main(script, argv):
     """``tools/<script>``'s ``main(argv)`` in this process (its ``__main__`` guard keeps
     the import from running it); saves an interpreter start per call."""
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', script)
+    path = osp.join(REPO_ROOT, 'tools', script)
     spec = importlib.util.spec_from_file_location(f'tool_{script[:-3]}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

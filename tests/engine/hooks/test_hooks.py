@@ -1,7 +1,7 @@
 """LocalLossWarmupHook and ConceptQueueHook: with a stand-in runner and under 2-process DDP
 (gloo). The end-to-end check through tools/train.py (warm-up weight in the log, queue in the
 checkpoint, both restored by --resume) is
-tests/test_configs.py::test_tiny_config_trains_with_falling_loss_and_resumes."""
+tests/configs/test_configs.py::test_tiny_config_trains_with_falling_loss_and_resumes."""
 import gc
 import os.path as osp
 import types

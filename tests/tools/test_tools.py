@@ -31,8 +31,9 @@ from mmengine.config import Config
 import sdc_mmaction  # noqa: F401  (registration)
 from sdc_mmaction.apis import test as test_api
 from sdc_mmaction.apis import train as train_api
+from conftest import REPO_ROOT  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = REPO_ROOT
 TINY = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
 K400 = 'configs/sdc_r2plus1d_k400.py'
 
