@@ -12,7 +12,10 @@ default_hooks = dict(
     # concept alignment head is saved inside each checkpoint (ConceptQueueHook).
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    sync_buffers=dict(type='SyncBuffersHook'))
+    sync_buffers=dict(type='SyncBuffersHook'),
+    # --resume with a changed schedule (e.g. more epochs) follows the config, not the
+    # checkpoint's scheduler `end` (mmengine 0.10.7 restores it)
+    resume_schedule=dict(type='ResumeScheduleFromConfigHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,
