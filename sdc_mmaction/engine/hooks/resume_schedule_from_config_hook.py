@@ -44,9 +44,13 @@ class ResumeScheduleFromConfigHook(Hook):
     their state) this hook overwrites, in each scheduler state of the checkpoint, the
     values the config determines (:func:`configured_attributes`) with those of the
     scheduler built for this run. The step counters and last values still come from the
-    checkpoint, so the resumed run continues the schedule that a fresh run of the running
-    config follows. With an unchanged config the values are equal and nothing changes.
-    Each value it replaces is logged.
+    checkpoint. Where the change leaves the part of the schedule already run as it was
+    (a later ``end``, as more epochs give with the project's configs, whose ``T_max`` is
+    fixed in the file), the resumed run then follows a fresh run of the running config
+    exactly. Where it reshapes that part too (e.g. a ``T_max`` that follows ``max_epochs``),
+    mmengine's chained schedulers go on from the value reached with the new shape, which
+    is not quite a fresh run's value. With an unchanged config the values are equal and
+    nothing changes. Each value it replaces is logged.
 
     The schedulers are matched to the checkpoint's by position (as ``Runner.resume``
     does). The hook does nothing when the runner's schedulers are not built yet (a

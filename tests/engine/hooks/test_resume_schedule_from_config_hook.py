@@ -29,7 +29,8 @@ def cosine_only(optimizer, max_epochs):
 
 
 def warmup_then_cosine(optimizer, max_epochs):
-    """The downstream configs' schedule, with T_max and end following max_epochs."""
+    """The downstream configs' schedule, with T_max and end following max_epochs (the
+    runs below resume where the cosine begins, so its shape has not acted yet)."""
     return [LinearLR.build_iter_from_epoch(optimizer, start_factor=0.1, begin=0, end=2,
                                            by_epoch=True, epoch_length=EPOCH_LENGTH),
             CosineAnnealingLR.build_iter_from_epoch(
