@@ -26,8 +26,9 @@ def require_shared_videos():
     """The folder of real clips, or skip the calling test (with the reason) where it is
     absent, as on a clone without ``../shared``."""
     if not osp.isdir(SHARED_VIDEOS):
-        pytest.skip(f'needs the real clips of ../shared/videos, not found at {SHARED_VIDEOS} '
-                    '(clone the project next to shared/ or set SDC_SHARED_VIDEOS)')
+        pytest.skip(f'needs the real clips of ../shared/videos, not found at '
+                    f'{SHARED_VIDEOS} (clone the project next to shared/ or set '
+                    'SDC_SHARED_VIDEOS)')
     return SHARED_VIDEOS
 
 
@@ -62,7 +63,8 @@ def clip_frames(num_frames, width, height, seed=0):
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     frames = []
     for t in range(num_frames):
-        frame = np.stack([128 + 60 * np.sin((x + 2 * t) / 9), 128 + 60 * np.cos((y - t) / 7),
+        frame = np.stack([128 + 60 * np.sin((x + 2 * t) / 9),
+                          128 + 60 * np.cos((y - t) / 7),
                           100 + 80 * np.sin((x + y + 3 * t) / 13)], axis=-1)
         box_x, box_y = (5 + 3 * t) % width, height / 2 + height / 4 * np.sin(t / 5)
         frame[(np.abs(x - box_x) < width / 6) & (np.abs(y - box_y) < height / 5)] = \

@@ -19,9 +19,10 @@ def test_amp_finetune_runs_one_epoch(tool_runner, generated_dataset, tmp_path):
     # 8 training videos in batches of 4: two iterations, then validation on 4 videos
     tool_runner(['tools/train.py', FINETUNE_CONFIG, '--amp', '--work-dir', str(work_dir),
                  '--cfg-options', *roots, 'load_from=None', 'train_cfg.max_epochs=1',
-                 f'model.cls_head.num_classes={NUM_ACTIONS}', 'train_dataloader.batch_size=4',
-                 'train_dataloader.dataset.indices=8', 'model.backbone.base_channels=4',
-                 'model.cls_head.in_channels=32'], timeout=300)
+                 f'model.cls_head.num_classes={NUM_ACTIONS}',
+                 'train_dataloader.batch_size=4', 'train_dataloader.dataset.indices=8',
+                 'model.backbone.base_channels=4', 'model.cls_head.in_channels=32'],
+                timeout=300)
 
     dumped = Config.fromfile(str(work_dir / osp.basename(FINETUNE_CONFIG)))
     assert dumped.optim_wrapper.type == 'CPUAmpOptimWrapper'
@@ -38,5 +39,5 @@ def test_amp_finetune_runs_one_epoch(tool_runner, generated_dataset, tmp_path):
     checkpoint = torch.load(work_dir / 'epoch_1.pth', map_location='cpu',
                             weights_only=False)
     # parameters stay float32 under autocast
-    assert all(value.dtype == torch.float32 for key, value in checkpoint['state_dict'].items()
-               if value.is_floating_point())
+    weights = checkpoint['state_dict'].values()
+    assert all(w.dtype == torch.float32 for w in weights if w.is_floating_point())
