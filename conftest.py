@@ -1,7 +1,8 @@
 """Fixtures shared by the core tests (tests/) and the projects' tests (projects/*/tests):
-repository paths, the real clips in ../shared/videos, a tiny generated dataset, and a
-runner for the command-line tools (each tool runs in a fresh interpreter, as a user would
-run it)."""
+repository paths, small clips encoded with real codecs for the decoding and pipeline tests,
+the real clips in ../shared/videos (tests that need them skip where they are absent), a
+tiny generated dataset, and a runner for the command-line tools (each tool runs in a fresh
+interpreter, as a user would run it)."""
 import os
 import os.path as osp
 import subprocess
@@ -23,14 +24,97 @@ def repo_root():
     return REPO_ROOT
 
 
+def require_shared_videos():
+    """The folder of real clips, or skip the calling test (with the reason) where it is
+    absent, as on a clone without ``../shared``."""
+    if not osp.isdir(SHARED_VIDEOS):
+        pytest.skip(f'needs the real clips of ../shared/videos, not found at '
+                    f'{SHARED_VIDEOS} (clone the project next to shared/ or set '
+                    'SDC_SHARED_VIDEOS)')
+    return SHARED_VIDEOS
+
+
 @pytest.fixture(scope='session')
 def shared_videos():
-    """Folder of real clips (Apache-2.0, from MMAction2), read in place, never copied."""
-    if not osp.isdir(SHARED_VIDEOS):
-        raise FileNotFoundError(
-            f'real test clips not found at {SHARED_VIDEOS}: clone the project next to '
-            'shared/ or set SDC_SHARED_VIDEOS')
-    return SHARED_VIDEOS
+    """Folder of real clips (Apache-2.0, from MMAction2), read in place, never copied;
+    a test using it skips where the folder is absent."""
+    return require_shared_videos()
+
+
+#: the clips of the ``generated_clips`` fixture: name -> (frames, width, height, fps,
+#: ffmpeg encoder options). Lossy encodings in the containers and codecs of real footage
+#: (H.264 in MP4, Xvid MPEG-4 in AVI), several lengths, a low frame count and odd sizes;
+#: widths avoid those decord 0.6.0 cannot read (sdc_mmaction.datasets.synthetic).
+GENERATED_CLIPS = {
+    'h264_32frames_96x72.mp4': (32, 96, 72, 30, ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']),
+    'h264_150frames_112x84.mp4': (150, 112, 84, 30,
+                                  ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']),
+    'xvid_60frames_80x60.avi': (60, 80, 60, 25, ['-c:v', 'mpeg4', '-vtag', 'XVID',
+                                                 '-q:v', '5']),
+    # 4:2:0 chroma needs even sizes; 4:4:4 takes odd ones
+    'h264_9frames_67x51.mp4': (9, 67, 51, 6, ['-c:v', 'libx264', '-pix_fmt', 'yuv444p']),
+}
+
+
+def clip_frames(num_frames, width, height, seed=0):
+    """uint8 RGB frames (T, H, W, 3) with texture, motion and noise: a drifting colour
+    pattern, a bright box and a dark disc crossing the frame, Gaussian noise (sigma 10),
+    so that a lossy codec has real work and consecutive frames differ in both signs."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    frames = []
+    for t in range(num_frames):
+        frame = np.stack([128 + 60 * np.sin((x + 2 * t) / 9),
+                          128 + 60 * np.cos((y - t) / 7),
+                          100 + 80 * np.sin((x + y + 3 * t) / 13)], axis=-1)
+        box_x, box_y = (5 + 3 * t) % width, height / 2 + height / 4 * np.sin(t / 5)
+        frame[(np.abs(x - box_x) < width / 6) & (np.abs(y - box_y) < height / 5)] = \
+            (230, 220, 40)
+        disc_x = width - 1 - (4 * t) % width
+        frame[(x - disc_x) ** 2 + (y - height / 3) ** 2 < (height / 6) ** 2] = (20, 30, 60)
+        frame += rng.normal(0, 10, frame.shape)
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return np.stack(frames)
+
+
+def encode_clip(path, frames, fps, codec_options):
+    """Encode uint8 RGB frames with imageio-ffmpeg's ffmpeg."""
+    import imageio_ffmpeg
+    height, width = frames.shape[1:3]
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), '-y', '-loglevel', 'error', '-f', 'rawvideo',
+           '-pix_fmt', 'rgb24', '-s', f'{width}x{height}', '-r', str(fps), '-i', '-', '-an',
+           *codec_options, '-threads', '1', path]
+    proc = subprocess.run(cmd, input=frames.tobytes(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise RuntimeError(f'ffmpeg could not write {path}: {proc.stderr.decode()[-2000:]}')
+
+
+@pytest.fixture(scope='session')
+def generated_clips(tmp_path_factory):
+    """name -> path of the clips of :data:`GENERATED_CLIPS`, encoded once per test session
+    (about 2 s) into one folder of their own, read-only for the tests."""
+    folder = tmp_path_factory.mktemp('generated_clips')
+    paths = {}
+    for seed, (name, (num_frames, width, height, fps, options)) in enumerate(
+            sorted(GENERATED_CLIPS.items())):
+        paths[name] = str(folder / name)
+        encode_clip(paths[name], clip_frames(num_frames, width, height, seed), fps, options)
+    return paths
+
+
+@pytest.fixture(scope='session')
+def video_path(generated_clips):
+    """``video_path(name)``: the path of a generated clip (a key of
+    :data:`GENERATED_CLIPS`) or of a real clip of ../shared/videos; for the latter the
+    test skips where the real clips are absent."""
+    def path(name):
+        if name in generated_clips:
+            return generated_clips[name]
+        return osp.join(require_shared_videos(), name)
+
+    return path
 
 
 def run_tool(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):

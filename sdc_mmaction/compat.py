@@ -1,6 +1,6 @@
 """Workarounds for the pinned OpenMMLab stack, all in one place.
 
-Fixes 1-3 are applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
+Fixes 1-3 and 5 are applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
 imported); each detects whether upstream still needs it, does nothing where upstream is
 already fixed, and records whether it was applied in :data:`APPLIED` so tests and bug
 reports can tell. Fix 4 is a function the tool scripts call when a run has finished.
@@ -26,6 +26,13 @@ reports can tell. Fix 4 is a function the tool scripts call when a run has finis
    here in about 1 run in 30 of two-rank CPU training under load, and destroying the
    process group first did not prevent it). The tool scripts end a distributed run with
    :func:`leave_distributed_run`, which skips that interpreter shutdown.
+5. ``bfloat16_head_scores``: MMAction2 1.2.0's ``BaseHead.loss_by_feat`` turns the class
+   scores into a numpy array for its top-k accuracy, and numpy has no bfloat16, so training
+   a recognizer under CPU autocast (``--amp``, :class:`CPUAmpOptimWrapper`) stops with
+   ``TypeError: Got unsupported ScalarType BFloat16``. Scores of a lower precision are cast
+   to float32 before that method runs (the cross-entropy that follows is computed in
+   float32 under autocast anyway). Whether upstream still needs it is probed by calling
+   the method on two bfloat16 scores.
 """
 import atexit
 import importlib.util
@@ -203,12 +210,56 @@ def leave_distributed_run() -> None:
     os._exit(0)
 
 
+def _loss_by_feat_takes_bfloat16(loss_by_feat) -> bool:
+    """Whether ``loss_by_feat`` (MMAction2's ``BaseHead`` method) accepts bfloat16 scores.
+
+    Called with a stand-in head (the attributes the method reads) and two samples, so no
+    model is built.
+    """
+    import torch
+
+    head = types.SimpleNamespace(topk=(1, ), num_classes=3, label_smooth_eps=0,
+                                 loss_cls=lambda scores, labels: scores.float().sum())
+    samples = [types.SimpleNamespace(gt_label=torch.tensor([label])) for label in (0, 2)]
+    try:
+        loss_by_feat(head, torch.zeros(2, 3, dtype=torch.bfloat16), samples)
+    except TypeError as error:
+        if 'BFloat16' in str(error):
+            return False
+        raise
+    return True
+
+
+def fix_bfloat16_head_scores() -> bool:
+    """Cast reduced-precision class scores to float32 in ``BaseHead.loss_by_feat``."""
+    import torch
+    from mmaction.models.heads.base import BaseHead
+
+    original = BaseHead.loss_by_feat
+    if getattr(original, '_sdc_float32_scores', False):
+        return True
+    if _loss_by_feat_takes_bfloat16(original):
+        return False
+
+    def loss_by_feat(self, cls_scores, data_samples):
+        if cls_scores.dtype in (torch.bfloat16, torch.float16):
+            cls_scores = cls_scores.float()
+        return original(self, cls_scores, data_samples)
+
+    loss_by_feat._sdc_float32_scores = True
+    loss_by_feat.__doc__ = original.__doc__
+    loss_by_feat.__wrapped__ = original
+    BaseHead.loss_by_feat = loss_by_feat
+    return True
+
+
 def apply_compat_fixes() -> Dict[str, bool]:
     """Apply every fix once (idempotent) and return :data:`APPLIED`."""
     if not APPLIED:
         APPLIED['missing_drn'] = fix_missing_drn()
         APPLIED['checkpoint_weights_only'] = fix_checkpoint_weights_only()
         APPLIED['cpu_distributed'] = fix_cpu_distributed()
+        APPLIED['bfloat16_head_scores'] = fix_bfloat16_head_scores()
     return APPLIED
 
 

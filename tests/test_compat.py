@@ -14,10 +14,11 @@ from sdc_mmaction import compat
 
 
 def test_fixes_applied_on_this_stack():
-    # The pinned stack needs all three; if one reports False, upstream fixed it and the
+    # The pinned stack needs all four; if one reports False, upstream fixed it and the
     # fix (and this line) can go.
     assert compat.APPLIED == {'missing_drn': True, 'checkpoint_weights_only': True,
-                              'cpu_distributed': not torch.cuda.is_available()}
+                              'cpu_distributed': not torch.cuda.is_available(),
+                              'bfloat16_head_scores': True}
 
 
 def test_drn_stub_lets_mmaction_register_everything():
@@ -165,6 +166,56 @@ def test_adapt_cfg_for_device_without_cuda(monkeypatch):
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     assert compat.adapt_cfg_for_device(Config(dict(model=dict()))) is False
+
+
+def _head_and_samples(labels=(0, 2, 1, 2)):
+    from mmaction.models.heads import I3DHead
+    from mmaction.structures import ActionDataSample
+    head = I3DHead(num_classes=3, in_channels=8, topk=(1, 2))
+    samples = [ActionDataSample().set_gt_label(label) for label in labels]
+    return head, samples
+
+
+def test_head_loss_takes_bfloat16_scores():
+    """The class scores of a recognizer trained under CPU autocast (bfloat16) give the
+    loss and accuracies of the same scores in float32; unpatched MMAction2 raises."""
+    from mmaction.models.heads.base import BaseHead
+    head, samples = _head_and_samples()
+    scores = torch.tensor([[2.0, 0.5, -1.0], [0.25, 1.5, 3.0], [1.0, -2.0, 0.5],
+                           [0.0, 4.0, 1.0]]).bfloat16().requires_grad_()
+    original = BaseHead.loss_by_feat.__wrapped__
+    with pytest.raises(TypeError, match='BFloat16'):
+        original(head, scores, samples)
+    assert compat._loss_by_feat_takes_bfloat16(original) is False
+    assert compat._loss_by_feat_takes_bfloat16(BaseHead.loss_by_feat) is True
+
+    losses = head.loss_by_feat(scores, samples)
+    expected = original(head, scores.detach().float(), samples)
+    assert set(losses) == {'top1_acc', 'top2_acc', 'loss_cls'}
+    # top-1: rows 0 and 1 right (argmax 0 and 2), rows 2 and 3 wrong: 2 of 4
+    assert losses['top1_acc'].item() == expected['top1_acc'].item() == 0.5
+    assert losses['top2_acc'].item() == expected['top2_acc'].item()
+    assert losses['loss_cls'].dtype == torch.float32
+    torch.testing.assert_close(losses['loss_cls'], expected['loss_cls'])
+    losses['loss_cls'].backward()  # the cast keeps the graph to the bfloat16 scores
+    assert scores.grad is not None and scores.grad.dtype == torch.bfloat16
+    # float32 scores take the original path unchanged
+    float_scores = scores.detach().float()
+    assert head.loss_by_feat(float_scores, samples)['loss_cls'].item() == \
+        original(head, float_scores, samples)['loss_cls'].item()
+
+
+def test_bfloat16_head_fix_inert_when_upstream_is_fixed(monkeypatch):
+    from mmaction.models.heads.base import BaseHead
+    patched = BaseHead.loss_by_feat
+    monkeypatch.setattr(BaseHead, 'loss_by_feat', patched.__wrapped__)
+    monkeypatch.setattr(compat, '_loss_by_feat_takes_bfloat16', lambda method: True)
+    assert compat.fix_bfloat16_head_scores() is False
+    assert BaseHead.loss_by_feat is patched.__wrapped__
+    # applied again on a stack that needs it, it patches once
+    monkeypatch.setattr(BaseHead, 'loss_by_feat', patched)
+    assert compat.fix_bfloat16_head_scores() is True
+    assert BaseHead.loss_by_feat is patched
 
 
 def test_mmaction_scope_config_inherits_and_builds(tmp_path):

@@ -39,7 +39,10 @@ def parse_args(argv=None):
     parser.add_argument('--resize', type=int, default=128,
                         help='short side before the centre crop (0: no resize)')
     parser.add_argument('--crop-size', type=int, default=112)
-    parser.add_argument('--topk', type=int, nargs='+', default=[1, 5, 10, 20])
+    parser.add_argument('--topk', type=int, nargs='+', default=[1, 5, 10, 20],
+                        help='the k of R@k (default: 1 5 10 20); each k at most the number '
+                        'of videos in --train-list (the gallery): with 12 gallery videos, '
+                        'e.g. --topk 1 5 10')
     parser.add_argument('--feature-key', default='v', help='model output to retrieve with')
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--num-workers', type=int, default=0)

@@ -1,5 +1,5 @@
 # SDC on Kinetics-400 with the settings of the authors' released code where they differ from
-# the paper (see METHOD_NOTES "Overall objective and schedule"), as far as this package's
+# the paper (docs/method_notes.md, "Objective and schedule"), as far as this package's
 # components support them. The paper's recipe is sdc_r2plus1d-r18_8xb8-16x1x1-100e_kinetics400-rgb.py.
 #
 # Reproduced here:
@@ -19,7 +19,7 @@
 #   - L2-renormalising the prototypes after every step and freezing them in epoch 0;
 #   - the entropy form of L_div (we use the paper's L1, Eq. 5) and the negative-cosine
 #     L_fid on batch-normalised MLP outputs (we use the paper's squared error, Eq. 6);
-#   - anything else in that code not listed in METHOD_NOTES.
+#   - anything else in that code not listed in docs/method_notes.md.
 _base_ = ['./sdc_r2plus1d-r18_8xb8-16x1x1-100e_kinetics400-rgb.py']
 
 clip_len = 16

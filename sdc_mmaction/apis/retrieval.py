@@ -46,7 +46,9 @@ def video_retrieval(config: str,
             the test list.
         clip_len, frame_interval, num_clips, resize, crop_size: clip sampling (see
             :func:`~sdc_mmaction.apis.feature_extraction.feature_pipeline`).
-        topk (Sequence[int]): the ``k`` of R@k. Defaults to (1, 5, 10, 20).
+        topk (Sequence[int]): the ``k`` of R@k, each from 1 to the number of videos in
+            ``train_ann`` (the gallery; checked before any feature is extracted, see
+            :func:`check_topk`). Defaults to (1, 5, 10, 20).
         feature_key (str): which model output to use. Defaults to ``'v'``.
         save_features (str, optional): also ``torch.save`` the training features as
             ``dict(features, labels, filenames)`` here: the ``gallery`` file of
@@ -55,12 +57,16 @@ def video_retrieval(config: str,
     Returns:
         dict[str, float]: ``{'R@k': recall in [0, 1]}``.
     """
-    model, _ = build_model(config, checkpoint, cfg_options=cfg_options, device=device)
     pipeline = feature_pipeline(clip_len, frame_interval, num_clips, resize, crop_size)
-    sets = {}
+    loaders = {}
     for split, ann, prefix in (('train', train_ann, data_prefix),
                                ('test', test_ann, test_data_prefix or data_prefix)):
-        loader = build_video_dataloader(ann, prefix, pipeline, batch_size, num_workers)
+        loaders[split] = build_video_dataloader(ann, prefix, pipeline, batch_size,
+                                                num_workers)
+    check_topk(topk, len(loaders['train'].dataset), train_ann)
+    model, _ = build_model(config, checkpoint, cfg_options=cfg_options, device=device)
+    sets = {}
+    for split, loader in loaders.items():
         feats, labels, files = extract_video_features(
             model, loader, names=[feature_key], progress=progress, desc=f'{split} features')
         sets[split] = (feats[feature_key], labels, files)
@@ -73,6 +79,26 @@ def video_retrieval(config: str,
                             center='gallery')
 
 
+def check_topk(topk: Sequence[int], num_gallery: int, gallery_ann: str) -> None:
+    """Raise ``ValueError`` unless every ``k`` of ``topk`` is in ``1 .. num_gallery``.
+
+    R@k looks for a same-class video among a query's k nearest gallery videos, so k cannot
+    exceed the gallery. The message names the list, its size and the ``--topk`` of
+    ``tools/retrieval.py`` that works with it: the requested values that fit, or
+    ``1`` and the gallery size when none does.
+    """
+    topk = [int(k) for k in topk]
+    bad = [k for k in topk if not 1 <= k <= num_gallery]
+    if not bad:
+        return
+    fitting = sorted({k for k in topk if 1 <= k <= num_gallery}) or sorted({1, num_gallery})
+    raise ValueError(
+        f'topk {topk}: R@k needs 1 <= k <= the number of gallery videos, and the gallery '
+        f'list {gallery_ann} has {num_gallery} (k = {", ".join(map(str, bad))} does not '
+        f'fit); use k <= {num_gallery}, e.g. tools/retrieval.py '
+        f'--topk {" ".join(map(str, fitting))}')
+
+
 def format_recall(results: Dict[str, float]) -> str:
     """A one-row markdown table of R@k in percent."""
     header = '| ' + ' | '.join(results) + ' |'
@@ -81,4 +107,4 @@ def format_recall(results: Dict[str, float]) -> str:
     return '\n'.join([header, rule, row])
 
 
-__all__ = ['video_retrieval', 'format_recall']
+__all__ = ['video_retrieval', 'check_topk', 'format_recall']

@@ -32,11 +32,12 @@ def tiny_cfg(repo_root):
 
 
 # ---------------------------------------------------------------------------- the tool
-def test_benchmark_tool_runs_on_the_tiny_config(tool_runner, tmp_path, shared_videos):
+def test_benchmark_tool_runs_on_the_tiny_config(tool_runner, tmp_path, generated_clips):
     out = tmp_path / 'bench.json'
+    video_dir = osp.dirname(generated_clips['h264_32frames_96x72.mp4'])
     proc = tool_runner([
         'tools/benchmark.py', TINY_CONFIG, '--iters', '2', '--warmup', '1', '--batch-size',
-        '2', '--clip-shape', '4', '32', '32', '--pipeline-video-dir', shared_videos,
+        '2', '--clip-shape', '4', '32', '32', '--pipeline-video-dir', video_dir,
         '--pipeline-clips', '1', '--pipeline-rounds', '1', '--no-isolate', '--out', str(out)
     ], timeout=300)
     assert 'train step, median ms' in proc.stdout and 'SDC / stock' in proc.stdout

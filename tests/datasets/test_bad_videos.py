@@ -1,7 +1,9 @@
 """Bad videos: missing, zero-byte, truncated (MP4 index last or first, AVI), garbage and
 undecodable files give an error naming the file; SafeVideoDataset can skip and count them.
 
-The broken files are made in pytest's tmp dir from the real clips in ../shared/videos."""
+The broken files are made in pytest's tmp dir from the clips of the ``generated_clips``
+fixture (H.264 MP4 and Xvid AVI); whole real clips of ../shared/videos are checked too where
+present."""
 import logging
 import os.path as osp
 import re
@@ -44,10 +46,10 @@ def mp4_boxes(path):
 
 
 @pytest.fixture(scope='module')
-def bad_videos(shared_videos, tmp_path_factory):
-    """name -> path of a broken copy (plus 'good', a real clip used as is)."""
+def bad_videos(generated_clips, tmp_path_factory):
+    """name -> path of a broken copy (plus 'good', a 32-frame H.264 clip used as is)."""
     tmp = tmp_path_factory.mktemp('bad_videos')
-    good = osp.join(shared_videos, 'short_32frames.mp4')
+    good = generated_clips['h264_32frames_96x72.mp4']
     files = dict(good=good)
     files['zero_byte'] = str(tmp / 'zero_byte.mp4')
     open(files['zero_byte'], 'wb').close()
@@ -68,7 +70,7 @@ def bad_videos(shared_videos, tmp_path_factory):
     files['truncated_faststart_mp4'] = truncate(faststart, tmp / 'truncated_fs.mp4', 0.5)
     # AVI cut in half: decord crashes the process on it when reading from memory (as
     # MMAction2's DecordInit does) and reads it silently short from its path
-    files['truncated_avi'] = truncate(osp.join(shared_videos, 'test_320x240.avi'),
+    files['truncated_avi'] = truncate(generated_clips['xvid_60frames_80x60.avi'],
                                       tmp / 'truncated.avi', 0.5)
     # whole file, but garbage inside the frame data: passes the structural check and only
     # fails when decoded
@@ -126,7 +128,13 @@ def test_structural_check_reasons(bad_videos, kind, reason):
         check_video_file(bad_videos[kind])
 
 
-def test_structural_check_passes_whole_files(shared_videos):
+def test_structural_check_passes_whole_generated_files(generated_clips):
+    assert len(generated_clips) >= 4
+    for path in generated_clips.values():
+        check_video_file(path)
+
+
+def test_structural_check_passes_whole_real_files(shared_videos):
     for name in ('short_32frames.mp4', 'test_320x240.avi', 'ntu_1920x1080.avi',
                  'arm_wrestling_340x256.mp4', 'lowfps_57frames.mp4'):
         check_video_file(osp.join(shared_videos, name))
@@ -221,9 +229,10 @@ def test_video_read_error_survives_pickling():
     assert err.filename == '/x/y.mp4' and 'y.mp4' in str(err) and 'empty' in str(err)
 
 
-def test_short_video_loops(shared_videos, tmp_path):
+@pytest.mark.parametrize('name', ['h264_32frames_96x72.mp4', 'short_32frames.mp4'])
+def test_short_video_loops(video_path, tmp_path, name):
     """A video shorter than the clip follows SampleFrames' loop rule (and works)."""
-    path = osp.join(shared_videos, 'short_32frames.mp4')
+    path = video_path(name)
     dataset = build_dataset(write_list(tmp_path, [path]),
                             pipeline=concept_pipeline(clip_len=40, img_size=32, test_mode=True))
     sample = dataset[0]

@@ -136,8 +136,8 @@ def runs(tool_runner, generated_dataset, tmp_path_factory):
     reference_proc = tool_runner(
         ['tools/train.py', TINY, '--work-dir', reference,
          *training_options(generated_dataset, REFERENCE_EPOCHS)], env=ENV, timeout=300)
-    # One epoch past the reference: epoch 3 is compared with it, epoch 4 shows what
-    # extending a run does to the schedule (see test_resume_to_more_epochs_...).
+    # One epoch past the reference: epoch 3 is compared with it, epoch 4 shows that
+    # extending a run continues the schedule (test_resume_to_more_epochs_...).
     resumed_proc = tool_runner(
         ['tools/train.py', TINY, '--work-dir', resumed, '--resume',
          osp.join(reference, 'epoch_2.pth'),
@@ -185,10 +185,18 @@ def test_resume_continues_epoch_iteration_lr_and_hook_state(runs):
     ours = load_checkpoint(osp.join(runs['resumed'], 'epoch_3.pth'))
     theirs = load_checkpoint(osp.join(runs['reference'], 'epoch_3.pth'))
     assert (ours['meta']['epoch'], ours['meta']['iter']) == (3, 3 * ITERS_PER_EPOCH)
+    # After the last iteration of epoch 3 the resumed run's scheduler (its end is in
+    # epoch 4) stepped to the lr of the next iteration; the reference's had reached its
+    # end, so it kept the lr of its last iteration and did not count that step.
     assert ours['optimizer']['param_groups'][0]['lr'] == \
-        theirs['optimizer']['param_groups'][0]['lr']
-    for key in ('last_step', '_global_step', '_last_value'):
-        assert ours['param_schedulers'][0][key] == theirs['param_schedulers'][0][key], key
+        pytest.approx(cosine_lr(3 * ITERS_PER_EPOCH), rel=1e-6)
+    assert theirs['optimizer']['param_groups'][0]['lr'] == \
+        pytest.approx(cosine_lr(3 * ITERS_PER_EPOCH - 1), rel=1e-6)
+    ours_scheduler, = ours['param_schedulers']
+    theirs_scheduler, = theirs['param_schedulers']
+    assert ours_scheduler['_global_step'] == theirs_scheduler['_global_step'] == \
+        3 * ITERS_PER_EPOCH
+    assert ours_scheduler['last_step'] == theirs_scheduler['last_step'] + 1
     # queue: the rows of epoch 2 restored + those of epoch 3 (a fresh queue would hold
     # only the latter)
     assert queue_rows_after(3) > queue_rows_after(2) > 0
@@ -197,16 +205,21 @@ def test_resume_continues_epoch_iteration_lr_and_hook_state(runs):
         queue_rows_after(3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'mmengine 0.10.7 saves each param scheduler\'s `end` (max_epochs * iters, 6 here) in '
-    'the checkpoint and load_state_dict restores it over the rebuilt one, so resuming '
-    'with a larger train_cfg.max_epochs freezes the lr after the old last iteration'))
 def test_resume_to_more_epochs_continues_the_cosine(runs):
+    """Resumed with max_epochs 4 from a 3-epoch run's checkpoint, epoch 4 follows the
+    schedule of a fresh 4-epoch run (the cosine over the config's T_max goes on), not the
+    checkpoint's scheduler end (ResumeScheduleFromConfigHook, in the default runtime)."""
+    assert ("ResumeScheduleFromConfigHook: CosineAnnealingLR.end = "
+            f"{(REFERENCE_EPOCHS + 1) * ITERS_PER_EPOCH} from the config (the checkpoint "
+            f"had {REFERENCE_EPOCHS * ITERS_PER_EPOCH})") in runs['resumed_log']
     epoch4 = [r for r in read_scalars(runs['resumed']) if r['epoch'] == 4]
     assert [r['iter'] for r in epoch4] == [3 * ITERS_PER_EPOCH + i + 1
                                            for i in range(ITERS_PER_EPOCH)]
     for row in epoch4:
         assert row['lr'] == pytest.approx(cosine_lr(row['iter'] - 1), rel=1e-6)
+    # the lr still falls in every iteration of epoch 4
+    lrs = [r['lr'] for r in read_scalars(runs['resumed'])]
+    assert all(a > b for a, b in zip(lrs, lrs[1:])), lrs
 
 
 @pytest.fixture(scope='module')

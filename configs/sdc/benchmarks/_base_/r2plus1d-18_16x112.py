@@ -149,7 +149,8 @@ param_scheduler = [
          begin=5, end=max_epochs)
 ]
 
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3, save_best='auto'))
+default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3, save_best='auto'),
+                     resume_schedule=dict(type='ResumeScheduleFromConfigHook'))
 
 # 8 GPUs x 8 clips; --auto-scale-lr rescales the learning rate for other batch sizes
 auto_scale_lr = dict(enable=False, base_batch_size=64)
