@@ -1,7 +1,7 @@
 """projects/cpu_scale_study/tools/sweep.py and projects/cpu_scale_study/tools/device/run_sweep.sh: reading the training logs (onset of the
 label term, the share of iterations with L_loc on), checking sweep files, the GPU sweep of
 issue #6 building and running every model it names, and a two-run sweep end to end on the
-smoke dataset, through the script a lent GPU machine runs."""
+smoke dataset, through the script a GPU machine without network access runs."""
 import argparse
 import json
 import math
@@ -145,7 +145,7 @@ def parse_options(options):
 
 def test_gpu_sweep_builds_and_runs_every_model_it_names():
     """Every distinct model of the GPU sweep is built from its config with the sweep's
-    overrides and runs a loss forward on a small batch, so that a lent GPU's few minutes
+    overrides and runs a loss forward on a small batch, so that a GPU machine's few minutes
     are not lost to a typo or a width that does not fit."""
     sweep = load_sweep(GPU_SWEEP)
     assert len({r['name'] for r in sweep['runs']}) == len(sweep['runs'])
@@ -242,7 +242,7 @@ def test_run_sweep_stops_its_runs_when_interrupted(tmp_path, smoke_data, monkeyp
 
 
 def test_device_script_runs_a_sweep_end_to_end(tmp_path, smoke_data):
-    """projects/cpu_scale_study/tools/device/run_sweep.sh as a lent GPU machine runs it (here on the CPU): a
+    """projects/cpu_scale_study/tools/device/run_sweep.sh as a GPU machine without network access runs it (here on the CPU): a
     training run and an evaluated run side by side, the summary and a log archive in
     $OUT."""
     path = write_sweep(tmp_path / 'sweep.py', [

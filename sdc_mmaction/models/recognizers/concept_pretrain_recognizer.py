@@ -73,16 +73,9 @@ class ConceptPretrainRecognizer(BaseModel):
             concatenated along the batch (True) or once per view (False). None means True
             with a shared backbone and False otherwise. Defaults to None.
 
-            BatchNorm consequences: stacked, every normalisation layer computes its batch
-            statistics over clips, static frames and differences together, so training
-            normalises every view like the running statistics used at test time do (those
-            also average all views), and SyncBN synchronises once per layer instead of
-            once per view. Per view, each view is normalised by its own batch statistics
-            during training (a per-view normalisation the network can lean on, e.g. the
-            near-zero differences get rescaled), while the running statistics still mix
-            all views, so a clip is normalised differently in training and in evaluation.
-            Separate backbones have separate statistics. Stacked is the default because
-            it keeps training and evaluation consistent and is one pass instead of three.
+            Stacked, BatchNorm computes its batch statistics over all views together, as
+            its running statistics used at test time do; per view, training normalises
+            each view apart while evaluation mixes them (docs/design.md).
         init_cfg (dict, optional): initialisation config of the whole model.
 
     Inputs: ``(N, V, C, T, H, W)`` with V views named as above; ``loss`` needs clip,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Download, on a machine with network access, the wheels that a lent GPU machine lacks
+# Download, on a machine with network access, the wheels that a GPU machine without network access lacks
 # (projects/cpu_scale_study/tools/device/requirements-device.txt) into .whl/ at the repository root (git-ignored),
 # built for that machine's Python 3.12 on x86-64. About 47 MB.
 #   bash projects/cpu_scale_study/tools/device/fetch_wheels.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a sweep (projects/cpu_scale_study/tools/sweep.py) on a lent GPU machine and leave its summary and logs in
+# Run a sweep (projects/cpu_scale_study/tools/sweep.py) on a GPU machine without network access and leave its summary and logs in
 # $OUT, which the `device` tool brings back. From this checkout, after
 # `bash projects/cpu_scale_study/tools/device/fetch_wheels.sh`:
 #   run(command="bash projects/cpu_scale_study/tools/device/run_sweep.sh projects/cpu_scale_study/configs/sweeps/gpu_sweep.py 300 19",
