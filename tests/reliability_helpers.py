@@ -107,7 +107,7 @@ def write_tiny_supervised_config(path, data_root, ann_file):
     return str(path)
 
 
-SDC_TINY_CONFIG = osp.join(osp.dirname(TESTS_DIR), 'configs', 'sdc_r2plus1d-tiny_synthetic.py')
+SDC_TINY_CONFIG = osp.join(osp.dirname(TESTS_DIR), 'configs', 'sdc', 'sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py')
 
 
 def write_sdc_tiny_config(path, data_root, *, clip_len=4, img_size=32, batch_size=4,

@@ -26,7 +26,10 @@ def _problems(cfg):
 
 
 def test_valid_config_passes(tiny_config):
-    validate_config(Config.fromfile(tiny_config))
+    cfg = Config.fromfile(tiny_config)
+    before = cfg.to_dict()
+    assert validate_config(cfg) is None
+    assert cfg.to_dict() == before  # validation reads the config, never edits it
 
 
 def test_missing_annotation_file(tiny_config, tmp_path):
@@ -65,7 +68,10 @@ def test_unused_data_root_is_not_an_error(tiny_config, tmp_path):
     # every path is absolute, so mmengine never joins data_root to anything
     cfg = Config.fromfile(tiny_config)
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'no_such_root')
-    validate_config(cfg)
+    assert validate_config(cfg) is None
+    # while the files it names are still checked
+    cfg.train_dataloader.dataset.ann_file = str(tmp_path / 'missing.txt')
+    assert list(_problems(cfg)[0]) == ['train_dataloader.dataset.ann_file']
 
 
 def test_unknown_backbone_names_registry_and_close_matches(tiny_config):
@@ -134,7 +140,9 @@ def test_escape_hatch(tiny_config, tmp_path):
     cfg = Config.fromfile(tiny_config)
     cfg.train_dataloader.dataset.ann_file = str(tmp_path / 'missing.txt')
     cfg.validate_config = False
-    validate_config(cfg)
+    assert validate_config(cfg) is None
+    cfg.validate_config = True  # the switch, not the config, is what lets it through
+    assert list(_problems(cfg)[0]) == ['train_dataloader.dataset.ann_file']
 
 
 def test_train_main_validates_before_building_the_runner(tiny_config, tmp_path):

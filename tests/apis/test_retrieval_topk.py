@@ -7,7 +7,7 @@ import pytest
 
 from sdc_mmaction.apis.retrieval import check_topk
 
-CONFIG = 'configs/sdc_r2plus1d-tiny_synthetic.py'
+CONFIG = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
 
 
 def test_check_topk_names_the_list_its_size_and_a_topk_that_works():

@@ -134,10 +134,13 @@ def test_structural_check_passes_whole_generated_files(generated_clips):
         check_video_file(path)
 
 
-def test_structural_check_passes_whole_real_files(shared_videos):
+def test_structural_check_passes_whole_real_files(shared_videos, bad_videos):
     for name in ('short_32frames.mp4', 'test_320x240.avi', 'ntu_1920x1080.avi',
                  'arm_wrestling_340x256.mp4', 'lowfps_57frames.mp4'):
-        check_video_file(osp.join(shared_videos, name))
+        assert check_video_file(osp.join(shared_videos, name)) is None
+    # the same check refuses a cut-off file, so passing above means the files are whole
+    with pytest.raises(VideoReadError):
+        check_video_file(bad_videos['truncated_mp4'])
 
 
 def test_corrupt_frames_fail_in_decoding_with_the_file_named(bad_videos):

@@ -18,7 +18,7 @@ from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT
 
-DOWNSTREAM = osp.join(REPO_ROOT, 'configs', 'downstream')
+DOWNSTREAM = osp.join(REPO_ROOT, 'configs', 'sdc', 'benchmarks')
 FULL_SIZE = sorted(p for p in glob.glob(osp.join(DOWNSTREAM, '*.py')) if 'tiny' not in p)
 NUM_CLASSES = {'ucf101-split1': 101, 'hmdb51-split1': 51, 'diving48-v2': 48}
 
@@ -72,15 +72,17 @@ def _without_norm_eval(backbone):
 
 def test_downstream_backbones_equal_the_pretraining_backbones():
     for downstream, pretrain in (('finetune_r2plus1d-18_ucf101-split1.py',
-                                  'sdc_r2plus1d_ucf101.py'),
-                                 ('finetune_s3d_ucf101-split1.py', 'sdc_s3d_k400.py')):
+                                  'sdc/sdc_r2plus1d-r18_8xb8-16x1x1-200e_ucf101-split1-rgb.py'),
+                                 ('finetune_s3d_ucf101-split1.py',
+                                  'sdc/sdc_s3d_8xb8-16x1x1-100e_kinetics400-rgb.py')):
         backbone = load(downstream).model.backbone
         pretrain_cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', pretrain))
         assert _without_norm_eval(backbone) == _without_norm_eval(pretrain_cfg.model.backbone)
 
 
 def test_tiny_configs_match_the_tiny_pretraining_backbone():
-    pretrain = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'sdc_r2plus1d-tiny_synthetic.py'))
+    pretrain = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'sdc',
+                                        'sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'))
     for name in ('finetune_r2plus1d-tiny_synthetic.py',
                  'linear-probe_r2plus1d-tiny_synthetic.py'):
         backbone = dict(load(name).model.backbone)
@@ -144,7 +146,7 @@ def test_metafile_and_model_index_point_at_real_configs():
     with open(osp.join(REPO_ROOT, 'model-index.yml')) as handle:
         index = yaml.safe_load(handle)
     assert index['Import'] == ['configs/sdc/metafile.yml']
-    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as handle:
+    with open(osp.join(REPO_ROOT, 'configs', 'sdc', 'metafile.yml')) as handle:
         metafile = yaml.safe_load(handle)
     names = [m['Name'] for m in metafile['Models']]
     assert len(names) == len(set(names))
@@ -159,7 +161,7 @@ def test_metafile_and_model_index_point_at_real_configs():
 
 
 def test_model_zoo_numbers_agree_with_the_metafile():
-    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as handle:
+    with open(osp.join(REPO_ROOT, 'configs', 'sdc', 'metafile.yml')) as handle:
         metafile = yaml.safe_load(handle)
     with open(osp.join(REPO_ROOT, 'docs', 'model_zoo.md')) as handle:
         zoo = handle.read()

@@ -300,7 +300,7 @@ def test_train_work_dir(tiny_cfg, no_local_rank):
     assert merge_train(tiny_cfg, '--work-dir', 'out/x').work_dir == 'out/x'
     # none given and none in the config: ./work_dirs/<config name>
     assert merge_train(tiny_cfg).work_dir == osp.join('./work_dirs',
-                                                      'sdc_r2plus1d-tiny_synthetic')
+                                                      'sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb')
 
 
 def test_train_resume_with_and_without_path(tiny_cfg, no_local_rank):
@@ -321,7 +321,7 @@ def test_train_auto_scale_lr(tiny_cfg, no_local_rank):
         enable=True, base_batch_size=TINY_CFG.auto_scale_lr.base_batch_size)
     without = copy.deepcopy(tiny_cfg)
     without.auto_scale_lr = dict(enable=False)
-    with pytest.raises(ValueError, match='base_batch_size.*sdc_r2plus1d-tiny_synthetic'):
+    with pytest.raises(ValueError, match='base_batch_size.*sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb'):
         merge_train(without, '--auto-scale-lr')
     without.pop('auto_scale_lr')
     with pytest.raises(ValueError, match='base_batch_size'):
@@ -428,7 +428,7 @@ def test_test_checkpoint_work_dir_and_cfg_options(tiny_cfg, checkpoint_file, no_
     assert cfg.test_dataloader.batch_size == 2 and cfg.test_evaluator.topk == [1, 2]
     assert cfg.test_evaluator.feature_key == 'v'
     assert merge_test(tiny_cfg, checkpoint_file).work_dir == osp.join(
-        './work_dirs', 'sdc_r2plus1d-tiny_synthetic')
+        './work_dirs', 'sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb')
     missing = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         merge_test(tiny_cfg, missing)

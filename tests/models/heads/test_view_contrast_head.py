@@ -92,7 +92,7 @@ def test_head_names_missing_views_and_bad_shapes():
 
 def test_recognizer_adds_the_contrast_losses():
     from mmengine.registry import init_default_scope
-    from test_recognizer import batch, build
+    from recognizer_helpers import batch, build
     init_default_scope('mmaction')
     model = build(contrast_head=dict(type='ViewContrastHead', in_channels=64,
                                      hidden_channels=8, out_channels=4))
