@@ -6,3 +6,4 @@ from .view_contrast_head import ViewContrastHead
 __all__ = [
     'ConceptAlignHead', 'LabelTargetAlignHead', 'LocalConceptContrastHead', 'ViewContrastHead'
 ]
+from .dclr_projection_head import DCLRProjectionHead  # noqa: E402,F401
