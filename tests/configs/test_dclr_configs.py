@@ -80,3 +80,35 @@ def test_tiny_config_pipeline_on_generated_data(generated_dataset):
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     assert len(dataset) == 12 and dataset[0]['inputs'].shape == (6, 3, 8, 32, 32)
     assert cfg.model.queue_length % cfg.train_dataloader.batch_size == 0
+
+
+def test_dclr_metafile_rows_are_the_posters_and_in_the_model_zoo():
+    import yaml
+    with open(osp.join(REPO, 'model-index.yml')) as handle:
+        assert 'configs/dclr/metafile.yml' in yaml.safe_load(handle)['Import']
+    with open(osp.join(REPO, 'configs', 'dclr', 'metafile.yml')) as handle:
+        metafile = yaml.safe_load(handle)
+    with open(osp.join(REPO, 'docs', 'model_zoo.md')) as handle:
+        zoo = handle.read().split('## Baseline: DCLR')[1].split('\n## ')[0]
+    with open(osp.join(REPO, 'configs', 'dclr', 'README.md')) as handle:
+        readme = handle.read()
+    # the poster's Tab. 1-2 (../shared/seeds/dclr_poster.md)
+    expected = {
+        'dclr_r2plus1d-18_k400-pretrain_linear-probe': {'UCF-101': 72.3, 'HMDB-51': 46.4},
+        'dclr_r2plus1d-18_k400-pretrain_finetune': {'UCF-101': 83.3, 'HMDB-51': 52.7,
+                                                    'Diving-48': 75.1},
+        'dclr_r2plus1d-18_ucf101-pretrain_finetune': {'UCF-101': 82.3, 'HMDB-51': 50.1,
+                                                      'Diving-48': 72.7},
+    }
+    assert sorted(m['Name'] for m in metafile['Models']) == sorted(expected)
+    for model in metafile['Models']:
+        assert model['In Collection'] == 'DCLR'
+        assert 'not reproduced here' in model['Metadata']['Results Source']
+        assert 'Weights' not in model and 'Training Log' not in model
+        for path in (model['Config'], model['Metadata']['Pretrain Config']):
+            assert osp.isfile(osp.join(REPO, path)), path
+        got = {r['Dataset']: r['Metrics']['Top 1 Accuracy'] for r in model['Results']}
+        assert got == expected[model['Name']]
+        for value in got.values():
+            assert f'| {value} |' in zoo and f'| {value} |' in readme, value
+    assert 'not reproduced here' in zoo
