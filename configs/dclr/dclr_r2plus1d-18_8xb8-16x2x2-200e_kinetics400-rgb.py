@@ -16,6 +16,8 @@ ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 
 # Per clip: its own crop, colour and blur; the static frame its own again. d is the
 # difference of the augmented clip without wrap-around (the authors' code wraps).
+# SampleFrames draws the two clips from the two halves of the video (the authors: two
+# independent random starts).
 crop = [
     dict(type='RandomResizedCrop', area_range=(0.2, 1.0)),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
@@ -70,6 +72,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[120, 160], gamma=0.1)
 ]
+# The queues are model buffers (saved in every checkpoint). No frozen queue-fill phase
+# (the authors skip 256 optimizer steps): cross-video positives come only from filled rows.
 custom_hooks = [dict(type='NonFiniteLossHook')]
 
 # tools/test.py CONFIG CHECKPOINT: leave-one-out retrieval of the query backbone's v
