@@ -229,3 +229,16 @@ def test_retrieval_takes_the_pretraining_and_the_converted_checkpoint(
     feats, _, files = extract_video_features(model, loader, names=['v'], progress=False)
     assert files == saved['filenames']
     assert torch.allclose(feats['v'], saved['features'], rtol=1e-4, atol=1e-5)
+
+
+def test_tools_test_runs_the_configs_retrieval_loop(converted, generated_dataset, tmp_path):
+    """tools/test.py CONFIG CHECKPOINT: the tiny config's own test loop (leave-one-out
+    retrieval of the query backbone's v over the validation videos) on a DCLR checkpoint."""
+    _, metrics = run_tool_main('test.py', [
+        CONFIG, converted['checkpoint'], '--work-dir', tmp_path / 'test', '--cfg-options',
+        f'test_dataloader.dataset.data_root={generated_dataset}',
+        'experiment_name=dclr_retrieval_test'])
+    found = {k[len('retrieval/'):]: v for k, v in metrics.items()}
+    # 4 validation videos: each has 3 neighbours, so R@5 and R@10 are not reported
+    assert set(found) == {'R@1'}, metrics
+    assert all(0.0 <= float(v) <= 1.0 for v in found.values())
