@@ -92,12 +92,24 @@ def test_queue_takes_the_keys_and_positives_come_only_from_filled_rows():
     assert int(model.queue_ptr) == (4 * N) % 6 and int(model.queue_filled) == 6
 
 
-def test_loss_vv_is_the_multi_positive_nce_of_its_parts():
-    """Recompute L_vv from the model's own pieces, with the queue as it was."""
+def top_k_rows(affinity, filled, k=2):
+    mask = torch.zeros_like(affinity, dtype=torch.bool)
+    for i in range(affinity.shape[0]):
+        order = [j for j in affinity[i].argsort(descending=True).tolist() if j < filled]
+        for j in order[:k]:
+            mask[i, j] = True
+    return mask
+
+
+def test_each_loss_is_the_multi_positive_nce_of_the_pairs_in_the_notes():
+    """Recompute all five losses from the definitions (BASELINES_NOTES section 1), with
+    the model's encoders and the queues as they were before the step: h_vs / h_vd pool
+    the query's F_v under the key encoder's Â_s / Â_d of the same clip; L_vs, L_sv use
+    the static positives, L_vd, L_dv the dynamic ones, L_vv their sum."""
     model = build()
     model.loss(batch())
     model.loss(batch(1))  # two filled rows, so positives exist
-    queue = model.queue_vv.clone()
+    queues = {name: model.queue(name).clone() for name in ('vv', 'vs', 'vd', 'sv', 'dv')}
     filled = int(model.queue_filled)
     state = copy.deepcopy(model.state_dict())
     inputs = batch(2)
@@ -105,21 +117,48 @@ def test_loss_vv_is_the_multi_positive_nce_of_its_parts():
 
     reference = build()
     reference.load_state_dict(state)
-    views = reference._split_views(inputs, None)
-    q_views = [views[v] for v in ('clip', 'static', 'diff')]
-    k_views = [views[v] for v in ('clip2', 'static2', 'diff2')]
-    _, keys, ranking = reference._key_pass(q_views, k_views)
-    maps = reference._feature_maps(reference.backbone, q_views)
-    query = reference.heads['vv'](maps[0].mean(dim=(2, 3, 4)))
-    affinity = (torch.softmax(ranking['static'] @ reference.queue_sv.t(), dim=1)
-                + torch.softmax(ranking['dynamic'] @ reference.queue_dv.t(), dim=1))
-    affinity[:, filled:] = -1  # never chosen
-    positives = torch.zeros_like(affinity, dtype=torch.bool)
-    for i in range(N):
-        for j in affinity[i].argsort(descending=True)[:2]:
-            positives[i, j] = True
-    expected = multi_positive_info_nce(query, keys['vv'], queue, positives, 0.07)
-    torch.testing.assert_close(losses['loss_vv'], expected)
+    reference.key_encoder.update_parameters(reference._query_encoder())
+    key = reference.key_encoder.module
+    v, s, d, v2, s2, d2 = (inputs[:, i] for i in range(6))
+
+    def maps(backbone, *clips):
+        out = backbone(torch.cat(clips))
+        return out.split(N)
+
+    def a_hat(fmap):
+        a = fmap.sum(dim=1)
+        return a / a.mean(dim=(1, 2, 3), keepdim=True)
+
+    def pool(fmap, weight=None):
+        return (fmap if weight is None else fmap * weight.unsqueeze(1)).mean(dim=(2, 3, 4))
+
+    with torch.no_grad():
+        kq_v, kq_s, kq_d = maps(key['backbone'], v, s, d)
+        kk_v, kk_s, kk_d = maps(key['backbone'], v2, s2, d2)
+        k = dict(vv=key['heads']['vv'](pool(kk_v)),
+                 vs=key['heads']['vs'](pool(kk_v, a_hat(kk_s))),
+                 vd=key['heads']['vd'](pool(kk_v, a_hat(kk_d))),
+                 sv=key['heads']['sv'](pool(kk_s)), dv=key['heads']['dv'](pool(kk_d)))
+        r_s = key['heads']['sv'](pool(kq_s))
+        r_d = key['heads']['dv'](pool(kq_d))
+    f_v, f_s, f_d = maps(reference.backbone, v, s, d)
+    heads = reference.heads
+    q = dict(vv=heads['vv'](pool(f_v)), vs=heads['vs'](pool(f_v, a_hat(kq_s))),
+             vd=heads['vd'](pool(f_v, a_hat(kq_d))), sv=heads['sv'](pool(f_s)),
+             dv=heads['dv'](pool(f_d)))
+    p_s = torch.softmax(r_s @ queues['sv'].t(), dim=1)
+    p_d = torch.softmax(r_d @ queues['dv'].t(), dim=1)
+    positives = dict(static=top_k_rows(p_s, filled), dynamic=top_k_rows(p_d, filled),
+                     both=top_k_rows(p_s + p_d, filled))
+    pairs = dict(vv=('vv', 'vv', 'both'), vs=('vs', 'sv', 'static'),
+                 sv=('sv', 'vs', 'static'), vd=('vd', 'dv', 'dynamic'),
+                 dv=('dv', 'vd', 'dynamic'))
+    for name, (query_head, key_head, kind) in pairs.items():
+        expected = multi_positive_info_nce(q[query_head], k[key_head], queues[key_head],
+                                           positives[kind], 0.07)
+        torch.testing.assert_close(losses[f'loss_{name}'], expected, msg=name)
+    activation = ((f_v.sum(1) - f_s.sum(1) - f_d.sum(1)) ** 2).mean()
+    torch.testing.assert_close(losses['loss_act'], 0.1 * activation)
 
 
 def test_queues_and_key_encoder_are_in_the_state_dict():
