@@ -13,6 +13,7 @@ import json
 import os
 import os.path as osp
 import signal
+import socket
 import subprocess
 import sys
 
@@ -242,3 +243,23 @@ def test_tools_test_runs_the_configs_retrieval_loop(converted, generated_dataset
     # 4 validation videos: each has 3 neighbours, so R@5 and R@10 are not reported
     assert set(found) == {'R@1'}, metrics
     assert all(0.0 <= float(v) <= 1.0 for v in found.values())
+
+
+def test_dist_train_two_processes_fill_one_global_queue(generated_dataset, tool_runner,
+                                                        tmp_path):
+    """``tools/dist_train.sh CONFIG 2`` on CPU (gloo): 2 ranks x 2 clips, 3 iterations; the
+    saved queue holds the 12 keys of both ranks and the pointer moved by the global batch."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = str(sock.getsockname()[1])
+    work_dir = tmp_path / 'dist'
+    proc = tool_runner(['tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
+                        '--cfg-options',
+                        f'train_dataloader.dataset.data_root={generated_dataset}',
+                        'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'],
+                       env=dict(OMP_NUM_THREADS='1', PORT=port), timeout=300)
+    assert 'Distributed training: True' in proc.stdout
+    state = _load(work_dir / 'epoch_1.pth')['state_dict']
+    assert int(state['queue_filled']) == int(state['queue_ptr']) == 12
+    assert torch.allclose(state['queue_vv'][:12].norm(dim=1), torch.ones(12))
+    assert all(not k.startswith('module.') for k in state)
