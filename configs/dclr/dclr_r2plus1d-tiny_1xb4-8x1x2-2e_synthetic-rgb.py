@@ -1,12 +1,13 @@
 # A CPU-sized DCLR run on the generated dataset (tools/generate_dataset.py), for tests and
 # the method comparison, not for results: R(2+1)D-18 with 8 base channels (64-channel
-# output), two 8 x 32 x 32 clips per video, queue 16, 2 epochs.
+# output), two 8 x 64 x 64 clips per video (a 1 x 2 x 2 last feature map: at 32 px it
+# is one cell, and the activation maps then weight nothing), queue 16, 2 epochs.
 #   python tools/generate_dataset.py data/synthetic
 #   python tools/train.py configs/dclr/dclr_r2plus1d-tiny_1xb4-8x1x2-2e_synthetic-rgb.py
 _base_ = ['./dclr_r2plus1d-18_8xb8-16x2x2-200e_kinetics400-rgb.py']
 
 clip_len = 8
-img_size = 32
+img_size = 64
 max_epochs = 2
 channels = 64
 

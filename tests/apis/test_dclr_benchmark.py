@@ -15,7 +15,7 @@ TINY = 'configs/dclr/dclr_r2plus1d-tiny_1xb4-8x1x2-2e_synthetic-rgb.py'
 def test_dclr_step_beside_the_stock_step_in_process(repo_root, generated_dataset):
     cfg = Config.fromfile(osp.join(repo_root, TINY))
     cfg.train_dataloader.dataset.data_root = generated_dataset
-    assert clip_shape_from_config(cfg) == (8, 32, 32)
+    assert clip_shape_from_config(cfg) == (8, 64, 64)
     stock = stock_model_cfg(sdc_model_cfg(cfg), num_classes=4)
     assert stock['type'] == 'Recognizer3D' and stock['backbone'] == cfg.model.backbone
     assert stock['cls_head']['in_channels'] == 64

@@ -30,6 +30,7 @@ def test_recipe_settings(path, queue):
     assert cfg.model.backbone.type == 'ResNet2Plus1d' and cfg.model.backbone.depth == 18
     assert cfg.model.temperature == 0.07 and cfg.model.top_k == 5
     assert cfg.model.activation_weight == 0.1 and cfg.model.momentum == 0.001
+    assert cfg.model.normalise_activation_alignment is True
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.momentum, optimizer.weight_decay) == \
         ('SGD', 0.01, 0.9, 1e-4)
@@ -78,7 +79,7 @@ def test_tiny_config_pipeline_on_generated_data(generated_dataset):
     cfg.train_dataloader.dataset.data_root = generated_dataset
     init_default_scope('mmaction')
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    assert len(dataset) == 12 and dataset[0]['inputs'].shape == (6, 3, 8, 32, 32)
+    assert len(dataset) == 12 and dataset[0]['inputs'].shape == (6, 3, 8, 64, 64)
     assert cfg.model.queue_length % cfg.train_dataloader.batch_size == 0
 
 

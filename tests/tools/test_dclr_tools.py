@@ -4,8 +4,8 @@ with tools/train.py; a run killed with SIGKILL in the middle of an epoch resumes
 that was never interrupted; the converter, linear probe, fine-tune and retrieval tools
 take its checkpoint as they take SDC's.
 
-Two real ``tools/train.py`` processes side by side (2 epochs x 3 iterations): an
-uninterrupted reference and a run parked after iteration 5 and SIGKILLed; the killed one
+Two real ``tools/train.py`` processes side by side (2 epochs x 2 iterations): an
+uninterrupted reference and a run parked after iteration 3 and SIGKILLed; the killed one
 is then resumed. The downstream tools run in this process on the reference checkpoint.
 """
 import importlib.util
@@ -25,8 +25,8 @@ from reliability_helpers import TESTS_DIR, read_log_text, read_scalars_by_run, w
 REPO_ROOT = osp.dirname(TESTS_DIR)
 CONFIG = osp.join(REPO_ROOT, 'configs', 'dclr',
                   'dclr_r2plus1d-tiny_1xb4-8x1x2-2e_synthetic-rgb.py')
-KILL_AFTER_ITER = 5
-ITERS_PER_EPOCH = 3  # 12 training videos, batch 4
+KILL_AFTER_ITER = 3  # epoch 2, batch 1 of 2
+ITERS_PER_EPOCH = 2  # the first 8 training videos, batch 4
 LOSSES = ['loss', 'loss_act', 'loss_dv', 'loss_sv', 'loss_vd', 'loss_vs', 'loss_vv']
 
 
@@ -34,7 +34,7 @@ def write_config(path, data_root, extra=''):
     # one worker: mmengine seeds fresh workers identically every epoch, so a resumed
     # epoch draws the augmentations of the uninterrupted run
     text = f"""_base_ = [{CONFIG!r}]
-train_dataloader = dict(num_workers=1, dataset=dict(data_root={data_root!r}))
+train_dataloader = dict(num_workers=1, dataset=dict(data_root={data_root!r}, indices=8))
 """
     with open(path, 'w') as f:
         f.write(text + extra)
@@ -247,8 +247,8 @@ def test_tools_test_runs_the_configs_retrieval_loop(converted, generated_dataset
 
 def test_dist_train_two_processes_fill_one_global_queue(generated_dataset, tool_runner,
                                                         tmp_path):
-    """``tools/dist_train.sh CONFIG 2`` on CPU (gloo): 2 ranks x 2 clips, 3 iterations; the
-    saved queue holds the 12 keys of both ranks and the pointer moved by the global batch."""
+    """``tools/dist_train.sh CONFIG 2`` on CPU (gloo): 2 ranks x 2 clips, 2 iterations; the
+    saved queue holds the 8 keys of both ranks and the pointer moved by the global batch."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = str(sock.getsockname()[1])
@@ -256,10 +256,11 @@ def test_dist_train_two_processes_fill_one_global_queue(generated_dataset, tool_
     proc = tool_runner(['tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
                         '--cfg-options',
                         f'train_dataloader.dataset.data_root={generated_dataset}',
-                        'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'],
+                        'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=2',
+                        'train_cfg.max_epochs=1'],
                        env=dict(OMP_NUM_THREADS='1', PORT=port), timeout=300)
     assert 'Distributed training: True' in proc.stdout
     state = _load(work_dir / 'epoch_1.pth')['state_dict']
-    assert int(state['queue_filled']) == int(state['queue_ptr']) == 12
-    assert torch.allclose(state['queue_vv'][:12].norm(dim=1), torch.ones(12))
+    assert int(state['queue_filled']) == int(state['queue_ptr']) == 8
+    assert torch.allclose(state['queue_vv'][:8].norm(dim=1), torch.ones(8))
     assert all(not k.startswith('module.') for k in state)

@@ -27,6 +27,8 @@ model = dict(
     top_k=5,
     activation_weight=0.1,
     detach_activation_parts=False,
+    # maps divided by their means: the raw term was ~1600x the contrastive ones at this width
+    normalise_activation_alignment=True,
     data_preprocessor=dict(
         type='ConceptDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

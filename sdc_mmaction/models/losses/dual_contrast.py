@@ -157,7 +157,8 @@ def activation_weighted_pool(feature_map: Tensor, weights: Tensor) -> Tensor:
 @float32_under_autocast
 def activation_alignment_loss(clip_activation: Tensor, static_activation: Tensor,
                               dynamic_activation: Tensor,
-                              detach_parts: bool = False) -> Tensor:
+                              detach_parts: bool = False,
+                              normalise: bool = False) -> Tensor:
     """mean((A_v - (A_s + A_d))^2): the clip's activation is the sum of its static and
     dynamic parts.
 
@@ -165,6 +166,10 @@ def activation_alignment_loss(clip_activation: Tensor, static_activation: Tensor
         clip_activation, static_activation, dynamic_activation: (N, T, H, W) activation
             maps of v, s and d on the same clip.
         detach_parts: stop the gradient through ``A_s + A_d`` (only A_v is pulled).
+        normalise: compare ``A_v / mean(A_v)`` with ``(A_s + A_d) / mean(A_s + A_d)``
+            (means per sample, :func:`normalised_activation`): where the clip is active,
+            not how strongly. The raw maps are sums over channels, so the raw term grows
+            with the square of the backbone's width.
 
     Returns:
         Scalar, the mean over all samples and cells.
@@ -177,4 +182,7 @@ def activation_alignment_loss(clip_activation: Tensor, static_activation: Tensor
     parts = static_activation + dynamic_activation
     if detach_parts:
         parts = parts.detach()
+    if normalise:
+        clip_activation = normalised_activation(clip_activation)
+        parts = normalised_activation(parts)
     return F.mse_loss(clip_activation, parts)

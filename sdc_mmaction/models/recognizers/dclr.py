@@ -79,6 +79,9 @@ class DCLR(BaseModel):
         activation_weight (float): weight of the activation alignment. Defaults to 0.1.
         detach_activation_parts (bool): stop the gradient through A_s + A_d in the
             alignment. Defaults to False.
+        normalise_activation_alignment (bool): align A_v / mean(A_v) with
+            (A_s + A_d) / mean(A_s + A_d) instead of the raw maps (see
+            ``activation_alignment_loss``). Defaults to False (the raw maps).
         data_preprocessor (dict, optional): ``ConceptDataPreprocessor`` config.
         init_cfg (dict, optional): initialisation config.
 
@@ -104,6 +107,7 @@ class DCLR(BaseModel):
                  top_k: int = 5,
                  activation_weight: float = 0.1,
                  detach_activation_parts: bool = False,
+                 normalise_activation_alignment: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -128,6 +132,7 @@ class DCLR(BaseModel):
         self.top_k = top_k
         self.activation_weight = float(activation_weight)
         self.detach_activation_parts = bool(detach_activation_parts)
+        self.normalise_activation_alignment = bool(normalise_activation_alignment)
 
         self.backbone = MODELS.build(backbone)
         self.heads = nn.ModuleDict({name: MODELS.build(head) for name in HEAD_NAMES})
@@ -261,7 +266,8 @@ class DCLR(BaseModel):
                 positives[kind], self.temperature)
         activations = [activation_map(m) for m in maps]
         losses['loss_act'] = self.activation_weight * activation_alignment_loss(
-            *activations, detach_parts=self.detach_activation_parts)
+            *activations, detach_parts=self.detach_activation_parts,
+            normalise=self.normalise_activation_alignment)
         losses['num_positives'] = positives['both'].sum(dim=1).float().mean()
         losses['queue_filled'] = self.queue_filled.float()
         self._enqueue(keys)

@@ -119,6 +119,20 @@ def test_activation_maps_pooling_and_alignment_match_loop():
                    for c in cells) / len(cells)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
 
+    normalised = activation_alignment_loss(a_v, a_s, a_d, normalise=True)
+    expected = 0.0
+    for n in range(2):
+        sample = [c for c in cells if c[0] == n]
+        mean_v = sum(float(a_v[c]) for c in sample) / len(sample)
+        mean_parts = sum(float(a_s[c]) + float(a_d[c]) for c in sample) / len(sample)
+        expected += sum((float(a_v[c]) / mean_v - (float(a_s[c]) + float(a_d[c])) /
+                         mean_parts) ** 2 for c in sample)
+    assert normalised.item() == pytest.approx(expected / len(cells), rel=1e-5)
+    # scale-free: the same maps ten times stronger give the same value
+    assert activation_alignment_loss(10 * a_v, 10 * a_s, 10 * a_d,
+                                     normalise=True).item() == pytest.approx(
+                                         normalised.item(), rel=1e-5)
+
 
 def test_activation_alignment_stop_gradient_flag():
     a_v, a_s, a_d = (torch.rand(1, 2, 2, 2, requires_grad=True) for _ in range(3))
