@@ -1,5 +1,9 @@
 """Cost of SDC pre-training next to a stock supervised step, measured in one run.
 
+A DCLR config is measured the same way (its ``DCLR`` model with six synthetic views per
+sample in place of SDC's three, and its own train dataloader for the data part); the heads'
+share (c) and the targets are SDC's and are left out for it.
+
 What :func:`run_benchmark` measures, on one machine and in one call:
 
 (a) **data pipeline** clips/s: the data engineer's pipeline benchmark
