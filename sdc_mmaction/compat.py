@@ -33,6 +33,10 @@ reports can tell. Fix 4 is a function the tool scripts call when a run has finis
    to float32 before that method runs (the cross-entropy that follows is computed in
    float32 under autocast anyway). Whether upstream still needs it is probed by calling
    the method on two bfloat16 scores.
+6. ``color_jitter_hue``: MMAction2 1.2.0's ``ColorJitter.adjust_hue`` adds a negative
+   Python int to a uint8 array, which NumPy 2 rejects (``OverflowError``) where NumPy 1
+   promoted to a wider type; every hue shift below zero then fails. We replace it with
+   the same shift computed in int16 (NumPy 1's result). Detected by a probe call.
 """
 import atexit
 import importlib.util
@@ -251,6 +255,31 @@ def fix_bfloat16_head_scores() -> bool:
     loss_by_feat.__wrapped__ = original
     BaseHead.loss_by_feat = loss_by_feat
     return True
+def _shift_hue(img, factor):
+    """``ColorJitter.adjust_hue`` with the hue arithmetic in int16 (fix 6)."""
+    import cv2
+    import numpy as np
+
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    offset = int(factor * 255)
+    hsv[..., 0] = (hsv[..., 0].astype(np.int16) + offset) % 180
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32)
+
+
+def fix_color_jitter_hue() -> bool:
+    """Make MMAction2's ``ColorJitter`` shift hue downwards under NumPy 2 (fix 6)."""
+    import numpy as np
+    try:
+        from mmaction.datasets.transforms.processing import ColorJitter
+    except ImportError:  # pragma: no cover - no mmaction
+        return False
+    try:
+        ColorJitter.adjust_hue(np.zeros((1, 1, 3), np.float32), -0.1)
+        return False
+    except OverflowError:
+        ColorJitter.adjust_hue = staticmethod(_shift_hue)
+        return True
 
 
 def apply_compat_fixes() -> Dict[str, bool]:
@@ -260,6 +289,7 @@ def apply_compat_fixes() -> Dict[str, bool]:
         APPLIED['checkpoint_weights_only'] = fix_checkpoint_weights_only()
         APPLIED['cpu_distributed'] = fix_cpu_distributed()
         APPLIED['bfloat16_head_scores'] = fix_bfloat16_head_scores()
+        APPLIED['color_jitter_hue'] = fix_color_jitter_hue()
     return APPLIED
 
 

@@ -18,7 +18,19 @@ def test_fixes_applied_on_this_stack():
     # fix (and this line) can go.
     assert compat.APPLIED == {'missing_drn': True, 'checkpoint_weights_only': True,
                               'cpu_distributed': not torch.cuda.is_available(),
-                              'bfloat16_head_scores': True}
+                              'bfloat16_head_scores': True, 'color_jitter_hue': True}
+
+
+def test_color_jitter_shifts_hue_down_as_numpy_1_did():
+    import numpy as np
+    from mmaction.datasets.transforms.processing import ColorJitter
+
+    img = np.zeros((2, 2, 3), np.float32)
+    img[..., 0] = 200  # a red: hue 0, so a negative shift wraps round to 180 - 12
+    shifted = ColorJitter.adjust_hue(img, -0.05)  # offset int(-12.75) = -12
+    import cv2
+    hue = cv2.cvtColor(shifted.astype(np.uint8), cv2.COLOR_RGB2HSV)[..., 0]
+    assert shifted.dtype == np.float32 and (hue == 168).all()
 
 
 def test_drn_stub_lets_mmaction_register_everything():

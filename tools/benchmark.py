@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Cost of SDC pre-training vs a stock supervised Recognizer3D step, in one run.
+"""Cost of SDC (or DCLR) pre-training vs a stock supervised Recognizer3D step, in one run.
 
     python tools/benchmark.py CONFIG [--batch-size N] [--iters 10] [--warmup 3] [--amp]
         [--channels-last] [--stack-views | --no-stack-views] [--device auto|cpu|cuda]
@@ -8,7 +8,8 @@
         [--cfg-options key=value ...]
 
 Prints a table (step time, memory, data-pipeline clips/s, ratios, the heads' share of the
-SDC step) and writes it all as JSON with ``--out``. What is measured, and how, is
+SDC step; not for DCLR) and writes it all as JSON with ``--out``. A DCLR config
+(``configs/dclr/``) is measured the same way against the same stock step. What is measured, and how, is
 documented in ``sdc_mmaction/apis/benchmark.py`` and docs/benchmark.md.
 """
 import argparse
@@ -23,8 +24,8 @@ import sdc_mmaction  # noqa: E402,F401  (compat fixes and registration before an
 def parse_args(argv=None):
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
-        description='Benchmark SDC pre-training against a stock supervised step')
-    parser.add_argument('config', help='SDC pre-training config file')
+        description='Benchmark SDC or DCLR pre-training against a stock supervised step')
+    parser.add_argument('config', help='SDC or DCLR pre-training config file')
     parser.add_argument('--batch-size', type=int, default=None,
                         help="clips per step (default: the config's train batch size)")
     parser.add_argument('--iters', type=int, default=10, help='timed steps (median)')

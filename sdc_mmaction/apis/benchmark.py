@@ -1,5 +1,9 @@
 """Cost of SDC pre-training next to a stock supervised step, measured in one run.
 
+A DCLR config is measured the same way (its ``DCLR`` model with six synthetic views per
+sample in place of SDC's three, and its own train dataloader for the data part); the heads'
+share (c) and the targets are SDC's and are left out for it.
+
 What :func:`run_benchmark` measures, on one machine and in one call:
 
 (a) **data pipeline** clips/s: the data engineer's pipeline benchmark
@@ -53,6 +57,12 @@ TARGET_TIME_RATIO = 3.3
 TARGET_HEADS_SHARE = 0.10
 
 VIEW_NAMES = ('clip', 'static', 'diff')
+#: the pre-training models this benchmark knows: model type -> (kind, view names)
+PRETRAIN_MODELS = {
+    'ConceptPretrainRecognizer': ('sdc', VIEW_NAMES),
+    'DCLR': ('dclr', ('clip', 'static', 'diff', 'clip2', 'static2', 'diff2')),
+}
+KIND_VIEWS = dict(PRETRAIN_MODELS.values())
 
 
 # ----------------------------------------------------------------------------- machine
@@ -213,14 +223,20 @@ def clip_shape_from_config(cfg) -> Tuple[int, int, int]:
     return int(clip_len), int(height), int(width)
 
 
+def pretrain_kind(model_cfg: dict) -> str:
+    """'sdc' or 'dclr': which pre-training model a config's ``model`` builds."""
+    model_type = str(model_cfg.get('type', '')).split('.')[-1]
+    if model_type not in PRETRAIN_MODELS:
+        raise ValueError(f'benchmark: the config\'s model.type is {model_cfg.get("type")!r}; '
+                         f'expected a pre-training model, one of {sorted(PRETRAIN_MODELS)}')
+    return PRETRAIN_MODELS[model_type][0]
+
+
 def sdc_model_cfg(cfg, stack_views: Optional[bool] = None) -> dict:
+    """The config's pre-training model (SDC's or DCLR's), SyncBN replaced by BN."""
     model = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict')
                           else dict(cfg.model))
-    if model.get('type') not in ('ConceptPretrainRecognizer',
-                                 'sdc_mmaction.ConceptPretrainRecognizer'):
-        raise ValueError(f'benchmark: the config\'s model.type is {model.get("type")!r}; '
-                         'expected an SDC pre-training config (ConceptPretrainRecognizer)')
-    if stack_views is not None:
+    if pretrain_kind(model) == 'sdc' and stack_views is not None:
         model['stack_views'] = bool(stack_views)
     # One process, no process group: SyncBN would compute exactly BN3d's statistics, and
     # SyncBN layers cannot run on CPU modules at all.
@@ -229,7 +245,7 @@ def sdc_model_cfg(cfg, stack_views: Optional[bool] = None) -> dict:
 
 
 def feature_channels(model_cfg: dict) -> int:
-    for key in ('align_head', 'local_head'):
+    for key in ('align_head', 'local_head', 'head'):
         head = model_cfg.get(key) or {}
         if isinstance(head.get('in_channels'), int):
             return head['in_channels']
@@ -259,7 +275,7 @@ def _synthetic_batch(kind: str, batch_size: int, clip_shape, num_classes: int, d
     from mmaction.structures import ActionDataSample
     gen = torch.Generator().manual_seed(seed)
     t, h, w = clip_shape
-    views = len(VIEW_NAMES) if kind != 'stock' else 1
+    views = len(KIND_VIEWS[kind]) if kind != 'stock' else 1
     shape = (batch_size, views, 3, t, h, w)
     if channels_last:
         # channels innermost, so that every view slice (N, C, T, H, W) has
@@ -274,7 +290,7 @@ def _synthetic_batch(kind: str, batch_size: int, clip_shape, num_classes: int, d
         if kind == 'stock':
             sample.set_gt_label(int(torch.randint(num_classes, (1, ), generator=gen)))
         else:
-            sample.set_metainfo(dict(view_names=VIEW_NAMES))
+            sample.set_metainfo(dict(view_names=KIND_VIEWS[kind]))
         samples.append(sample)
     return inputs, samples
 
@@ -339,7 +355,7 @@ def _summary(record: Dict[str, List[float]]) -> Dict[str, Any]:
 def measure_model(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Time (and measure the memory of) training steps of one model.
 
-    ``spec`` keys: ``kind`` ('stock' or 'sdc'), ``model`` (config dict), ``optim_wrapper``
+    ``spec`` keys: ``kind`` ('stock', 'sdc' or 'dclr'), ``model`` (config dict), ``optim_wrapper``
     (config dict, already switched to AMP when wanted), ``batch_size``, ``clip_shape``
     (T, H, W), ``num_classes``, ``iters``, ``warmup``, ``device``, ``channels_last``,
     ``threads`` (torch intra-op threads, or None), ``seed``, ``parts`` (SDC: also time the
@@ -465,14 +481,15 @@ def _config_videos(cfg) -> Tuple[str, str]:
 
 
 def measure_pipeline(cfg, clip_shape: Sequence[int], num_clips: int, rounds: int = 2,
-                     video_dir: Optional[str] = None, batch_size: Optional[int] = None
-                     ) -> Dict[str, Any]:
+                     video_dir: Optional[str] = None, batch_size: Optional[int] = None,
+                     own_pipeline: Optional[str] = None) -> Dict[str, Any]:
     """Data-pipeline clips/s, stock vs SDC, on the config's train videos (or on every video
     of ``video_dir``).
 
     Uses the data engineer's :func:`sdc_mmaction.apis.benchmark_pipeline.benchmark_pipelines`
     (both pipelines on the same videos, alternating rounds, one process, no workers);
-    without it, iterates the config's train dataloader (SDC only). Missing data is not an
+    without it, or for ``own_pipeline`` (a method name, e.g. ``'dclr'``), iterates the
+    config's train dataloader (that method's pipeline only). Missing data is not an
     error: the result then says why it was skipped.
     """
     if num_clips <= 0:
@@ -482,9 +499,12 @@ def measure_pipeline(cfg, clip_shape: Sequence[int], num_clips: int, rounds: int
         from sdc_mmaction.apis.benchmark_pipeline import benchmark_pipelines
     except ImportError:
         benchmark_pipelines = None
+    if own_pipeline:  # the stock-vs-SDC comparison does not know this method's pipeline
+        benchmark_pipelines = None
     try:
         if benchmark_pipelines is None:
-            return _iterate_train_dataloader(cfg, batch_size, num_clips)
+            return _iterate_train_dataloader(cfg, batch_size, num_clips,
+                                             own_pipeline or 'sdc')
         if h != w:
             return dict(skipped=f'the pipeline benchmark crops squares; clip is {h}x{w}')
         if video_dir is not None:
@@ -500,7 +520,7 @@ def measure_pipeline(cfg, clip_shape: Sequence[int], num_clips: int, rounds: int
         return dict(skipped=f'{type(err).__name__}: {err}'[:500])
 
 
-def _iterate_train_dataloader(cfg, batch_size, num_clips) -> Dict[str, Any]:
+def _iterate_train_dataloader(cfg, batch_size, num_clips, kind='sdc') -> Dict[str, Any]:
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     init_default_scope(cfg.get('default_scope', 'mmaction'))
@@ -519,11 +539,12 @@ def _iterate_train_dataloader(cfg, batch_size, num_clips) -> Dict[str, Any]:
             break
         clips += len(batch['inputs'])
     elapsed = time.perf_counter() - start
-    return dict(source='train dataloader (SDC pipeline only)',
+    return dict(source=f'train dataloader ({kind.upper()} pipeline only)',
                 num_workers=loader_cfg.get('num_workers', 0),
                 batch_size=loader_cfg.get('batch_size'), clips=clips,
                 seconds=round(elapsed, 3),
-                sdc_clips_per_s=round(clips / elapsed, 2) if elapsed > 0 and clips else None)
+                **{f'{kind}_clips_per_s': round(clips / elapsed, 2)
+                   if elapsed > 0 and clips else None})
 
 
 # ----------------------------------------------------------------------------- driver
@@ -589,10 +610,12 @@ def run_benchmark(cfg,
     clip_shape = tuple(int(x) for x in clip_shape)
     if len(clip_shape) != 3 or min(clip_shape) < 1:
         raise ValueError(f'clip_shape must be T H W, got {clip_shape}')
-    pipeline = measure_pipeline(cfg, clip_shape, pipeline_clips, rounds=pipeline_rounds,
-                                video_dir=pipeline_video_dir, batch_size=batch_size)
-
     sdc_model = sdc_model_cfg(cfg, stack_views)
+    kind = pretrain_kind(sdc_model)
+    pipeline = measure_pipeline(cfg, clip_shape, pipeline_clips, rounds=pipeline_rounds,
+                                video_dir=pipeline_video_dir, batch_size=batch_size,
+                                own_pipeline=None if kind == 'sdc' else kind)
+
     optim_cfg = copy.deepcopy(cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper,
                                                                     'to_dict')
                               else dict(cfg.optim_wrapper))
@@ -604,18 +627,38 @@ def run_benchmark(cfg,
                   num_classes=num_classes, iters=iters, warmup=warmup, device=device,
                   channels_last=channels_last, threads=torch.get_num_threads(), seed=seed)
     runner = measure_model_in_fresh_process if isolate else measure_model
-    models = dict(stock=stock_model_cfg(sdc_model, num_classes), sdc=sdc_model)
-    runs = dict(stock=[], sdc=[])
+    models = {'stock': stock_model_cfg(sdc_model, num_classes), kind: sdc_model}
+    runs = {'stock': [], kind: []}
     for repeat in range(repeats):
         # alternate the order, so that a change of machine load hits both models alike
-        for kind in (('stock', 'sdc') if repeat % 2 == 0 else ('sdc', 'stock')):
+        for name in (('stock', kind) if repeat % 2 == 0 else (kind, 'stock')):
             load = load_average()
-            run = runner(dict(common, kind=kind, model=models[kind], parts=True))
+            run = runner(dict(common, kind=name, model=models[name], parts=True))
             run['load_average_before'] = load
-            runs[kind].append(run)
-    results = {kind: _merge_runs(kind_runs) for kind, kind_runs in runs.items()}
-    stock, sdc = results['stock'], results['sdc']
+            runs[name].append(run)
+    results = {name: _merge_runs(name_runs) for name, name_runs in runs.items()}
+    stock, sdc = results['stock'], results[kind]
     stock_ms, sdc_ms = stock['step']['median_ms'], sdc['step']['median_ms']
+    summary = dict(
+        time_ratio=round(sdc_ms / stock_ms, 3),
+        time_ratio_of_fastest_steps=round(sdc['step']['min_ms'] / stock['step']['min_ms'], 3),
+        cpu_time_ratio=_ratio(sdc['step']['cpu_median_ms'], stock['step']['cpu_median_ms']),
+        memory_ratio=_ratio(sdc['memory']['peak_above_start_mib'],
+                            stock['memory']['peak_above_start_mib']))
+    if kind != 'sdc':  # the acceptance targets and the heads' share are SDC's
+        return dict(
+            config=config_path, method=kind,
+            settings=dict(batch_size=batch_size, clip_shape=list(clip_shape),
+                          views=len(KIND_VIEWS[kind]), iters=iters, warmup=warmup, amp=amp,
+                          optim_wrapper=optim_cfg.get('type', 'OptimWrapper'),
+                          amp_dtype=(optim_cfg.get('dtype') or
+                                     ('float16' if device == 'cuda' else 'bfloat16'))
+                          if amp else None,
+                          channels_last=channels_last, stack_views=None, device=device,
+                          isolate=isolate, repeats=repeats, num_classes=num_classes,
+                          seed=seed),
+            environment=env_before, load_average_after=load_average(), pipeline=pipeline,
+            stock=stock, summary=summary, **{kind: sdc})
     backbone_ms = sdc['backbone']['median_ms']
     heads_ms = sdc['heads_direct']['median_ms']
     summary = dict(
@@ -680,14 +723,16 @@ def _ratio(a, b):
 def format_report(result: Dict[str, Any]) -> str:
     """A plain-text table of :func:`run_benchmark`'s result."""
     s, env, summary = result['settings'], result['environment'], result['summary']
-    stock, sdc = result['stock'], result['sdc']
+    kind = result.get('method', 'sdc')
+    label = kind.upper()
+    stock, sdc = result['stock'], result[kind]
     t, h, w = s['clip_shape']
     lines = [
-        f"SDC benchmark: {result.get('config') or 'config'}",
+        f"{label} benchmark: {result.get('config') or 'config'}",
         f"device {s['device']} ({env.get('gpu') or env['cpu']}), nproc {env['nproc']}, "
         f"torch threads {env['torch_threads']}, load average before "
         f"{env['load_average_1_5_15']} / after {result['load_average_after']}",
-        f"batch {s['batch_size']} clips of {t}x{h}x{w} (SDC: x{s['views']} views), "
+        f"batch {s['batch_size']} clips of {t}x{h}x{w} ({label}: x{s['views']} views), "
         f"{s['iters']} timed steps after {s['warmup']} warm-up"
         f"{' x ' + str(s['repeats']) + ' repeats' if s.get('repeats', 1) > 1 else ''}; "
         f"amp={s['amp']}"
@@ -695,7 +740,7 @@ def format_report(result: Dict[str, Any]) -> str:
         f"channels_last={s['channels_last']}, stack_views={s['stack_views']}",
         '',
     ]
-    rows = [('', 'stock Recognizer3D', 'SDC', 'SDC / stock')]
+    rows = [('', 'stock Recognizer3D', label, f'{label} / stock')]
     rows.append(('train step, median ms', f"{stock['step']['median_ms']:.1f}",
                  f"{sdc['step']['median_ms']:.1f}", f"{summary['time_ratio']:.2f}x"))
     rows.append(('train step, fastest ms', f"{stock['step']['min_ms']:.1f}",
@@ -723,7 +768,7 @@ def format_report(result: Dict[str, Any]) -> str:
     pipeline = result['pipeline']
     if 'skipped' not in pipeline:
         stock_cps = pipeline.get('stock_clips_per_s')
-        sdc_cps = pipeline.get('sdc_clips_per_s')
+        sdc_cps = pipeline.get(f'{kind}_clips_per_s')
         rows.append(('data pipeline, clips/s',
                      f'{stock_cps:.1f}' if stock_cps else 'n/a',
                      f'{sdc_cps:.1f}' if sdc_cps else 'n/a',
@@ -734,6 +779,16 @@ def format_report(result: Dict[str, Any]) -> str:
         if i == 0:
             lines.append('|' + '|'.join('-' * (wd + 2) for wd in widths) + '|')
     lines.append('')
+    if 'backbone' not in sdc:  # the parts and the targets are SDC's
+        if 'skipped' in pipeline:
+            lines.append(f"data pipeline: skipped ({pipeline['skipped']})")
+        elif pipeline.get('source'):
+            lines.append(f"data pipeline: {pipeline['source']}")
+        lines.append(f"memory: {sdc['memory']['memory_method']}")
+        if not (stock['losses_finite'] and sdc['losses_finite']):
+            lines.append('WARNING: non-finite losses in the last step: '
+                         f"stock {stock['final_losses']}, {label} {sdc['final_losses']}")
+        return '\n'.join(lines)
     lines.append(
         f"SDC step {sdc['step']['median_ms']:.1f} ms: backbone passes "
         f"{sdc['backbone']['median_ms']:.1f} ms ({100 * summary['backbone_share']:.1f}%); "

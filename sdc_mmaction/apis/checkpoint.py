@@ -33,6 +33,9 @@ import torch
 BACKBONE_PREFIX = 'backbone.'
 #: Substring of the parameter names that only an SDC concept head has.
 CONCEPT_KEY_MARK = 'prototypes'
+#: Key prefixes that mark other pretraining models of this package: DCLR's momentum key
+#: encoder (its query encoder is ``backbone.``, the one exported).
+PRETRAINING_KEY_PREFIXES = ('key_encoder.', )
 #: What a released checkpoint keeps (everything else is training state).
 RELEASE_KEYS = ('meta', 'state_dict')
 
@@ -87,9 +90,9 @@ def extract_backbone_state_dict(state_dict: Dict[str, torch.Tensor],
         state_dict (dict): a model state dict (``get_state_dict``'s output).
         filename (str): the file it came from, for error messages.
         prefix (str): where the exported backbone lives. Defaults to ``'backbone.'``.
-        require_concepts (bool): demand the concept heads' prototype keys, i.e. that
-            this is an SDC pretraining checkpoint and not, e.g., a fine-tuned
-            recognizer. Defaults to True.
+        require_concepts (bool): demand the concept heads' prototype keys (or, for
+            DCLR, the key encoder's), i.e. that this is a pretraining checkpoint and
+            not, e.g., a fine-tuned recognizer. Defaults to True.
 
     Raises:
         CheckpointFormatError: no ``prefix`` keys, or (``require_concepts``) no concept
@@ -103,7 +106,8 @@ def extract_backbone_state_dict(state_dict: Dict[str, torch.Tensor],
             f'(first keys: {list(state_dict)[:5]})')
     if require_concepts:
         concept_keys = [k for k in state_dict
-                        if not k.startswith(prefix) and CONCEPT_KEY_MARK in k]
+                        if not k.startswith(prefix) and (
+                            CONCEPT_KEY_MARK in k or k.startswith(PRETRAINING_KEY_PREFIXES))]
         if not concept_keys:
             raise CheckpointFormatError(
                 f'{filename} is not an SDC pretraining checkpoint: it has {prefix!r} keys '

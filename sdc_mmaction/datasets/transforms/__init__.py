@@ -5,3 +5,4 @@ from .static_frame import StaticFrame
 
 __all__ = ['CheckedDecordDecode', 'CheckedDecordInit', 'FrameDifference', 'PackConceptInputs',
            'StaticFrame']
+from .clip_wise import ClipGaussianBlur, ClipWiseTransforms  # noqa: E402,F401

@@ -15,6 +15,7 @@ VIEW_SOURCES: Dict[str, Tuple[str, int]] = {
     'diff': ('diff_imgs', 0),
     'clip2': ('imgs', 1),
     'diff2': ('diff_imgs', 1),
+    'static2': ('static_imgs', 1),
 }
 
 
@@ -38,6 +39,8 @@ class PackConceptInputs(BaseTransform):
     ``diff``      d: x[t+1] - x[t], -255..255                 ``diff_imgs``, clip 0
     ``clip2``     the second clip (``SampleFrames(num_clips=2)``)  ``imgs``, clip 1
     ``diff2``     the second clip's differences               ``diff_imgs``, clip 1
+    ``static2``   the second clip's static frame              ``static_imgs``, clip 1
+                  (``ClipWiseTransforms``)
     ============  ==========================================  ======================
 
     Every view must have the same (T, H, W, C); grayscale frames (H, W) give C = 1.
@@ -78,12 +81,10 @@ class PackConceptInputs(BaseTransform):
             raise KeyError(f'PackConceptInputs: view {name!r} needs results[{key!r}], which '
                            f'{producer} writes; add it to the pipeline')
         frames = results[key]
-        if key == 'static_imgs':
-            if len(frames) != clip_len:
-                raise ValueError(f'PackConceptInputs: static_imgs has {len(frames)} frames '
-                                 f'but the clip has {clip_len}; StaticFrame(clip_len=...) '
-                                 'must equal the clip length')
-            return frames
+        if key == 'static_imgs' and len(frames) % clip_len:
+            raise ValueError(f'PackConceptInputs: static_imgs has {len(frames)} frames '
+                             f'but the clip has {clip_len}; StaticFrame(clip_len=...) '
+                             'must equal the clip length')
         num_clips = len(frames) // clip_len
         if len(frames) % clip_len or clip >= num_clips:
             raise ValueError(

@@ -44,6 +44,10 @@ class StaticFrame(BaseTransform):
           view), same dtype as the frames
         - static_frame_ind: the chosen frame's index in the video (``frame_inds``), or its
           position in the clip where ``frame_inds`` is absent
+        - static_frame_position: the chosen frame's position in the clip (0 .. T - 1).
+          When ``results`` already holds it, that position is used instead of a new
+          draw (``ClipWiseTransforms(shared_keys=...)`` gives the clips of a video one
+          position this way).
 
     Args:
         clip_len (int): T, the number of repetitions = the clip's length after
@@ -95,7 +99,14 @@ class StaticFrame(BaseTransform):
             raise ValueError(
                 f'StaticFrame(clip_len={self.clip_len}) needs clips of at least that many '
                 f'frames, but results["clip_len"] is {length}')
-        position = self._choose()
+        position = results.get('static_frame_position', None)
+        if position is None:
+            position = self._choose()
+        elif not 0 <= int(position) < self.clip_len:
+            raise ValueError(f'StaticFrame: results["static_frame_position"]={position} is '
+                             f'outside the clip (0 .. {self.clip_len - 1})')
+        position = int(position)
+        results['static_frame_position'] = position
         index = length - self.clip_len + position  # inside the first clip's frame group
         # a copy, because MMAction2's Flip flips frames in place
         frame = np.array(results['imgs'][index], copy=True)

@@ -16,3 +16,6 @@ __all__ = [
     'concept_cross_attention', 'top_k_mask', 'valid_concept_mask', 'concept_margin_loss',
     'local_concept_loss', 'all_gather_with_grad', 'get_dist_info', 'info_nce_loss'
 ]
+from .dual_contrast import (activation_alignment_loss, activation_map,  # DCLR
+                            activation_weighted_pool, multi_positive_info_nce,
+                            normalised_activation, queue_affinity, top_k_queue_positives)
