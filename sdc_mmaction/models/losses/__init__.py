@@ -20,3 +20,9 @@ __all__ = [
     'local_concept_loss',
     'all_gather_with_grad', 'get_dist_info', 'info_nce_loss'
 ]
+from .dense_predictive import dense_predictive_loss  # CoCon / DPC: L_cpc
+from .view_agreement import (cosine_similarity_matrix,  # CoCon: L_sync, L_sim
+                             cross_view_similarity_loss, view_sync_loss)
+
+__all__ += ['dense_predictive_loss', 'cosine_similarity_matrix', 'view_sync_loss',
+            'cross_view_similarity_loss']
