@@ -5,3 +5,6 @@ from .static_frame import StaticFrame
 
 __all__ = ['CheckedDecordDecode', 'CheckedDecordInit', 'FrameDifference', 'PackConceptInputs',
            'StaticFrame']
+from .multi_view import MultiViewPipeline, PackMultiViewInputs  # noqa: E402
+
+__all__ += ['MultiViewPipeline', 'PackMultiViewInputs']
