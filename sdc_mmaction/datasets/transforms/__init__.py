@@ -5,6 +5,6 @@ from .static_frame import StaticFrame
 
 __all__ = ['CheckedDecordDecode', 'CheckedDecordInit', 'FrameDifference', 'PackConceptInputs',
            'StaticFrame']
-from .multi_view import MultiViewPipeline, PackMultiViewInputs  # noqa: E402
+from .multi_view import MultiViewPipeline, PackMultiViewInputs, SplitBlocks  # noqa: E402
 
-__all__ += ['MultiViewPipeline', 'PackMultiViewInputs']
+__all__ += ['MultiViewPipeline', 'PackMultiViewInputs', 'SplitBlocks']

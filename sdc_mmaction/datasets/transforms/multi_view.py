@@ -155,3 +155,43 @@ class PackMultiViewInputs(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(view_names={self.view_names}, '
                 f'num_blocks={self.num_blocks})')
+
+
+@TRANSFORMS.register_module()
+class SplitBlocks(BaseTransform):
+    """Cut every formatted clip into ``num_blocks`` consecutive blocks, so that a
+    ``Recognizer3D`` feeds each block to the backbone on its own (DPC / CoCon
+    fine-tuning, with ``BlockGRUHead``).
+
+    Put it after ``FormatShape(input_format='NCTHW')``: ``imgs`` (M, C, T, H, W) becomes
+    (M * num_blocks, C, T / num_blocks, H, W), clip m's blocks in order.
+
+    Args:
+        num_blocks (int): blocks per clip; must divide T.
+    """
+
+    def __init__(self, num_blocks: int) -> None:
+        if num_blocks < 1:
+            raise ValueError(f'SplitBlocks: num_blocks must be >= 1, got {num_blocks}')
+        self.num_blocks = num_blocks
+
+    def transform(self, results: dict) -> dict:
+        imgs = results['imgs']
+        if getattr(imgs, 'ndim', 0) != 5:
+            raise ValueError('SplitBlocks needs imgs formatted as (M, C, T, H, W) by '
+                             "FormatShape(input_format='NCTHW'), got shape "
+                             f'{getattr(imgs, "shape", None)}')
+        clips, channels, length, height, width = imgs.shape
+        if length % self.num_blocks:
+            raise ValueError(f'SplitBlocks: clip length {length} is not a multiple of '
+                             f'num_blocks={self.num_blocks}')
+        block_len = length // self.num_blocks
+        blocks = imgs.reshape(clips, channels, self.num_blocks, block_len, height, width)
+        results['imgs'] = np.ascontiguousarray(
+            blocks.transpose(0, 2, 1, 3, 4, 5)).reshape(
+                clips * self.num_blocks, channels, block_len, height, width)
+        results['input_shape'] = results['imgs'].shape
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(num_blocks={self.num_blocks})'

@@ -6,3 +6,6 @@ from .view_contrast_head import ViewContrastHead
 __all__ = [
     'ConceptAlignHead', 'LabelTargetAlignHead', 'LocalConceptContrastHead', 'ViewContrastHead'
 ]
+from .block_gru_head import BlockGRUHead  # noqa: E402
+
+__all__ += ['BlockGRUHead']
