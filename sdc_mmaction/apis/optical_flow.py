@@ -235,8 +235,9 @@ def extract_flow_dataset(video_root: str, out_root: str, list_file: Optional[str
 
     Returns:
         dict: ``done`` / ``skipped`` / ``failed`` counts, ``failures`` (list of
-        ``(video, reason)``), ``lists`` (rgb and flow list paths), ``flow_frames`` and
-        ``flow_seconds`` summed over the videos extracted in this run, and ``infos``.
+        ``(video, reason)``), ``lists`` (rgb and flow list paths), ``flow_frames``,
+        ``flow_seconds`` (flow computation only) and ``seconds`` (decoding, flow and
+        writing) summed over the videos extracted in this run, and ``infos``.
     """
     if method not in METHODS:
         raise ValueError(f'unknown optical flow method {method!r}; choose one of {METHODS}')
@@ -256,7 +257,7 @@ def extract_flow_dataset(video_root: str, out_root: str, list_file: Optional[str
 
     results = _run(tasks, workers, progress)
     infos, failures, counts = {}, [], dict(done=0, skipped=0, failed=0)
-    flow_frames, flow_seconds = 0, 0.0
+    flow_frames, flow_seconds, seconds = 0, 0.0, 0.0
     for video, status, payload in results:
         counts[status] += 1
         if status == 'failed':
@@ -266,11 +267,12 @@ def extract_flow_dataset(video_root: str, out_root: str, list_file: Optional[str
         if status == 'done':
             flow_frames += payload['num_flow']
             flow_seconds += payload['flow_seconds']
+            seconds += payload['seconds']
     if list_name is None:
         list_name = osp.splitext(osp.basename(list_file))[0] if list_file else 'videos'
     lists = write_lists(out_root, list_name, entries, infos)
     return dict(counts, failures=sorted(failures), lists=lists, flow_frames=flow_frames,
-                flow_seconds=flow_seconds, infos=infos)
+                flow_seconds=flow_seconds, seconds=seconds, infos=infos)
 
 
 def _run(tasks: list, workers: int, progress: bool) -> Iterable[tuple]:

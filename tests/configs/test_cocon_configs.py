@@ -111,3 +111,26 @@ def test_pretrained_rgb_backbone_fits_the_finetune_config():
         check_backbone_loads(state, path)  # raises on any missing key or shape mismatch
     with pytest.raises(ValueError, match='shape mismatches'):
         check_backbone_loads(model.encoders['flow']['backbone'].state_dict(), FINETUNE[0])
+
+
+def test_metafile_rows_point_at_real_configs_and_are_marked_not_reproduced():
+    import yaml
+    repo = osp.dirname(osp.dirname(CONFIG_DIR))
+    with open(osp.join(repo, 'model-index.yml')) as handle:
+        assert 'configs/cocon/metafile.yml' in yaml.safe_load(handle)['Import']
+    with open(osp.join(CONFIG_DIR, 'metafile.yml')) as handle:
+        metafile = yaml.safe_load(handle)
+    with open(osp.join(repo, 'docs', 'model_zoo.md')) as handle:
+        zoo = handle.read()
+    names = [m['Name'] for m in metafile['Models']]
+    assert len(names) == len(set(names)) == 6
+    for model in metafile['Models']:
+        assert model['In Collection'] == 'CoCon'
+        assert osp.isfile(osp.join(repo, model['Config'])), model['Config']
+        pretrain = model['Metadata']['Pretrain Config']
+        assert pretrain.startswith('none here') or osp.isfile(osp.join(repo, pretrain))
+        assert 'not reproduced here' in model['Metadata']['Results Source']
+        assert 'Weights' not in model and 'Training Log' not in model
+        for result in model['Results']:
+            for value in result['Metrics'].values():
+                assert f'| {value} |' in zoo, (model['Name'], value)
