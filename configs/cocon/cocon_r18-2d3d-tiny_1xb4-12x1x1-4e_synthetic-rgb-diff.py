@@ -24,9 +24,9 @@ train_pipeline = [
     dict(type='SampleFrames', clip_len=num_blocks * block_len + 1, frame_interval=1,
          num_clips=1),
     dict(type='MultiViewPipeline', views=dict(
-        # FrameDifference first only drops the extra frame from the RGB view
-        rgb=dict(transforms=[dict(type='RawFrameDecode'), dict(type='FrameDifference'),
-                             *crops, dict(type='Flip', flip_ratio=0.5)]),
+        # here FrameDifference only drops the extra frame (after the crop: less to subtract)
+        rgb=dict(transforms=[dict(type='RawFrameDecode'), *crops, dict(type='FrameDifference'),
+                             dict(type='Flip', flip_ratio=0.5)]),
         diff=dict(transforms=[dict(type='RawFrameDecode'), *crops,
                               dict(type='FrameDifference')],
                   output_key='diff_imgs'))),

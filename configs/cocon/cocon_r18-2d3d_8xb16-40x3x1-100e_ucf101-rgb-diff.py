@@ -24,8 +24,9 @@ train_pipeline = [
     dict(type='SampleFrames', clip_len=num_blocks * block_len + 1,
          frame_interval=frame_interval, num_clips=1),
     dict(type='MultiViewPipeline', views=dict(
+        # here FrameDifference only drops the extra frame (after the crop: less to subtract)
         rgb=dict(transforms=[
-            dict(type='RawFrameDecode'), dict(type='FrameDifference'), *crops,
+            dict(type='RawFrameDecode'), *crops, dict(type='FrameDifference'),
             dict(type='Flip', flip_ratio=0.5),
             dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.25)]),
         diff=dict(transforms=[dict(type='RawFrameDecode'), *crops,

@@ -69,3 +69,20 @@ def test_frame_difference_variant_trains(rawframes, tmp_path, monkeypatch):
     (records, ) = read_scalars_by_run(str(tmp_path / 'diff'))
     assert len(records) == 3 and 'loss_sim_rgb_diff' in records[-1]
     assert all(torch.isfinite(torch.tensor(r['loss'])) for r in records)
+
+
+def test_flow_config_pipeline_gives_both_views_of_the_same_frames(rawframes):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmaction.registry import DATASETS
+    cfg = Config.fromfile(FLOW_CONFIG)
+    init_default_scope('mmaction')
+    cfg.train_dataloader.dataset.data_root = rawframes
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 12
+    sample = dataset[0]
+    assert sample['inputs']['rgb'].shape == (4, 3, 3, 64, 64)
+    assert sample['inputs']['flow'].shape == (4, 2, 3, 64, 64)
+    assert sample['data_samples'].metainfo['total_frames'] == 15  # frames with flow
+    assert len(sample['data_samples'].metainfo['frame_inds']) == 12
