@@ -103,7 +103,8 @@ def test_split_blocks_keeps_time_order():
 
 def test_pretrained_rgb_backbone_fits_the_finetune_config():
     from sdc_mmaction.apis.checkpoint import check_backbone_loads
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'cocon_r18-2d3d_8xb16-40x3x1-100e_ucf101-rgb-flow.py'))
+    cfg = Config.fromfile(
+        osp.join(CONFIG_DIR, 'cocon_r18-2d3d_8xb16-40x3x1-100e_ucf101-rgb-flow.py'))
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     state = model.encoders['rgb']['backbone'].state_dict()

@@ -118,15 +118,19 @@ def test_quantize_clips_and_round_trips():
         quantize_flow(flow, bound=0)
 
 
-def test_real_clip(tool_runner, tmp_path):
+def _real_clip(tmp_path):
     clip = osp.join(SHARED_VIDEOS, 'short_32frames.mp4')
     if not osp.isfile(clip):
         pytest.skip(f'real clip not found at {clip} (set SDC_SHARED_VIDEOS)')
     (tmp_path / 'list.txt').write_text('short_32frames.mp4 3\n')
+    return str(tmp_path / 'list.txt')
+
+
+def test_real_clip_farneback(tool_runner, tmp_path):
+    video_list = _real_clip(tmp_path)
     root = tmp_path / 'out'
     tool_runner(['tools/extract_flow.py', SHARED_VIDEOS, str(root), '--video-list',
-                 str(tmp_path / 'list.txt'), '--method', 'farneback', '--short-side', '64',
-                 '--no-progress'])
+                 video_list, '--method', 'farneback', '--short-side', '64', '--no-progress'])
     assert open(root / 'list_flow.txt').read() == 'short_32frames 31 3\n'
     flow = load_rawframes(str(root), str(root / 'list_flow.txt'), 'Flow', clip_len=8)[0]
     frames = np.stack(flow['imgs'])
@@ -134,3 +138,14 @@ def test_real_clip(tool_runner, tmp_path):
     assert frames.std() > 0  # the clip moves
     rgb = load_rawframes(str(root), str(root / 'list_rgb.txt'), 'RGB')[0]
     assert rgb['imgs'][0].shape == (64, 85, 3)
+
+
+def test_real_clip_tvl1(tool_runner, tmp_path):
+    video_list = _real_clip(tmp_path)
+    root = tmp_path / 'out'
+    # TV-L1 costs about a second per 170 x 128 frame on one core: a few small frames
+    tool_runner(['tools/extract_flow.py', SHARED_VIDEOS, str(root), '--video-list',
+                 video_list, '--short-side', '48', '--max-frames', '4', '--no-progress'])
+    assert open(root / 'list_flow.txt').read() == 'short_32frames 3 3\n'
+    flow = load_rawframes(str(root), str(root / 'list_flow.txt'), 'Flow', clip_len=3)[0]
+    assert np.stack(flow['imgs']).shape == (3, 48, 64, 2)
