@@ -25,7 +25,7 @@ rgb_view = [
 # layout of interleaved x / y frames), not the x channel of RawFrameDecode's (H, W, 2).
 flow_view = [
     dict(type='RawFrameDecode'),
-    dict(type='RandomCrop', size=224),
+    dict(type='MotionCrop', size=224, num_candidates=3),  # the most moving of 3 crops
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
 ]
 train_pipeline = [

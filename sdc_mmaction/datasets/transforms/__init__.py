@@ -5,6 +5,7 @@ from .static_frame import StaticFrame
 
 __all__ = ['CheckedDecordDecode', 'CheckedDecordInit', 'FrameDifference', 'PackConceptInputs',
            'StaticFrame']
-from .multi_view import MultiViewPipeline, PackMultiViewInputs, SplitBlocks  # noqa: E402
+from .multi_view import (MotionCrop, MultiViewPipeline, PackMultiViewInputs,  # noqa: E402
+                         SplitBlocks)
 
-__all__ += ['MultiViewPipeline', 'PackMultiViewInputs', 'SplitBlocks']
+__all__ += ['MotionCrop', 'MultiViewPipeline', 'PackMultiViewInputs', 'SplitBlocks']

@@ -195,3 +195,60 @@ class SplitBlocks(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(num_blocks={self.num_blocks})'
+
+
+@TRANSFORMS.register_module()
+class MotionCrop(BaseTransform):
+    """Random crop that favours motion: draw ``num_candidates`` random square-or-given
+    crops and keep the one whose frames have the largest mean flow magnitude, the same
+    crop for every frame (CoCon's crop of its flow view).
+
+    Works on quantised flow frames ``(H, W, 2)`` uint8 (``RawFrameDecode`` in ``Flow``
+    modality), where ``zero`` (127.5 for :mod:`sdc_mmaction.apis.optical_flow`'s JPEGs)
+    is no motion; the magnitude scored is ``|x - zero|`` summed over both channels.
+
+    Required keys: imgs. Modified keys: imgs, img_shape. Added keys: crop_bbox.
+
+    Args:
+        size (int | tuple[int, int]): crop (height, width); an int gives a square.
+        num_candidates (int): random crops compared. Defaults to 3.
+        zero (float): the value that means no motion. Defaults to 127.5.
+    """
+
+    def __init__(self, size, num_candidates: int = 3, zero: float = 127.5) -> None:
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise ValueError(f'MotionCrop: size must be a positive int or (h, w), got {size}')
+        if num_candidates < 1:
+            raise ValueError(f'MotionCrop: num_candidates must be >= 1, got {num_candidates}')
+        self.num_candidates = num_candidates
+        self.zero = zero
+
+    def transform(self, results: dict) -> dict:
+        imgs = results['imgs']
+        height, width = np.shape(imgs[0])[:2]
+        crop_h, crop_w = self.size
+        if crop_h > height or crop_w > width:
+            raise ValueError(f'MotionCrop: crop {self.size} is larger than the frames '
+                             f'({height}, {width}) of {results.get("frame_dir", "the clip")}')
+        # one motion map for the clip, then the mean over each candidate window
+        motion = np.zeros((height, width), dtype=np.float64)
+        for img in imgs:
+            motion += np.abs(np.asarray(img, dtype=np.float32) - self.zero).reshape(
+                height, width, -1).sum(axis=2)
+        best, best_score = None, -1.0
+        for _ in range(self.num_candidates):
+            y = np.random.randint(0, height - crop_h + 1)
+            x = np.random.randint(0, width - crop_w + 1)
+            score = motion[y:y + crop_h, x:x + crop_w].mean()
+            if score > best_score:
+                best, best_score = (y, x), score
+        y, x = best
+        results['imgs'] = [img[y:y + crop_h, x:x + crop_w] for img in imgs]
+        results['img_shape'] = (crop_h, crop_w)
+        results['crop_bbox'] = np.array([x, y, x + crop_w, y + crop_h])
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f'num_candidates={self.num_candidates}, zero={self.zero})')

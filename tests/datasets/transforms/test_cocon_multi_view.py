@@ -104,3 +104,24 @@ def test_data_preprocessor_normalises_each_view_with_its_own_statistics():
     with pytest.raises(ValueError, match='positive'):
         MODELS.build(dict(type='MultiViewDataPreprocessor', mean=dict(a=[0.0]),
                           std=dict(a=[0.0])))
+
+
+def test_motion_crop_prefers_the_moving_region():
+    crop = TRANSFORMS.build(dict(type='MotionCrop', size=8, num_candidates=50))
+    flow = np.full((32, 32, 2), 128, np.uint8)
+    flow[20:28, 2:10] = (255, 0)  # motion only here
+    np.random.seed(0)
+    out = crop(dict(imgs=[flow.copy() for _ in range(3)]))
+    x1, y1, x2, y2 = out['crop_bbox']
+    assert (x2 - x1, y2 - y1) == (8, 8) and out['img_shape'] == (8, 8)
+    # 50 candidates on a 25 x 25 grid of offsets: the winner overlaps the moving patch
+    assert abs(int(y1) - 20) < 8 and abs(int(x1) - 2) < 8
+    assert all(np.array_equal(img, out['imgs'][0]) for img in out['imgs'])
+    # the kept crop is the most moving of the candidates drawn (redrawn here, same seed)
+    np.random.seed(0)
+    motion = np.abs(flow.astype(float) - 127.5).sum(axis=2)
+    candidates = [(np.random.randint(0, 25), np.random.randint(0, 25)) for _ in range(50)]
+    top = max(motion[y:y + 8, x:x + 8].mean() for y, x in candidates)
+    assert motion[y1:y2, x1:x2].mean() == pytest.approx(top)
+    with pytest.raises(ValueError, match='larger than the frames'):
+        TRANSFORMS.build(dict(type='MotionCrop', size=40))(dict(imgs=[flow]))
