@@ -1,6 +1,6 @@
 """Workarounds for the pinned OpenMMLab stack, all in one place.
 
-Fixes 1-3 are applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
+Fixes 1-3 and 5 are applied by :func:`apply_compat_fixes` (called when ``sdc_mmaction`` is
 imported); each detects whether upstream still needs it, does nothing where upstream is
 already fixed, and records whether it was applied in :data:`APPLIED` so tests and bug
 reports can tell. Fix 4 is a function the tool scripts call when a run has finished.
@@ -26,6 +26,12 @@ reports can tell. Fix 4 is a function the tool scripts call when a run has finis
    here in about 1 run in 30 of two-rank CPU training under load, and destroying the
    process group first did not prevent it). The tool scripts end a distributed run with
    :func:`leave_distributed_run`, which skips that interpreter shutdown.
+5. ``color_jitter_hue``: MMAction2 1.2.0's ``ColorJitter.adjust_hue`` adds the hue offset,
+   a Python int that is negative for half the drawn factors, to the uint8 hue channel;
+   numpy >= 2 refuses that (``OverflowError: Python integer -32 out of bounds for uint8``),
+   so any pipeline with ``ColorJitter(hue > 0)`` fails on about every second clip. The
+   replacement does the same arithmetic in int16, which is what numpy 1 did implicitly.
+   Applied by :func:`apply_compat_fixes` when the stock method raises on a probe.
 """
 import atexit
 import importlib.util
@@ -203,12 +209,43 @@ def leave_distributed_run() -> None:
     os._exit(0)
 
 
+def _adjust_hue(img, factor):
+    """``ColorJitter.adjust_hue`` of MMAction2 1.2.0 with the offset added in int16."""
+    import cv2
+    import numpy as np
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    offset = int(factor * 255)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + offset) % 180).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32)
+
+
+def _color_jitter_hue_overflows() -> bool:
+    import numpy as np
+    from mmaction.datasets.transforms import ColorJitter
+    try:
+        ColorJitter.adjust_hue(np.zeros((1, 1, 3), np.float32), -0.1)
+    except OverflowError:
+        return True
+    return False
+
+
+def fix_color_jitter_hue() -> bool:
+    """Make ``ColorJitter.adjust_hue`` work with negative factors under numpy >= 2."""
+    if not _color_jitter_hue_overflows():
+        return False
+    from mmaction.datasets.transforms import ColorJitter
+    ColorJitter.adjust_hue = staticmethod(_adjust_hue)
+    return True
+
+
 def apply_compat_fixes() -> Dict[str, bool]:
     """Apply every fix once (idempotent) and return :data:`APPLIED`."""
     if not APPLIED:
         APPLIED['missing_drn'] = fix_missing_drn()
         APPLIED['checkpoint_weights_only'] = fix_checkpoint_weights_only()
         APPLIED['cpu_distributed'] = fix_cpu_distributed()
+        APPLIED['color_jitter_hue'] = fix_color_jitter_hue()
     return APPLIED
 
 

@@ -14,10 +14,23 @@ from sdc_mmaction import compat
 
 
 def test_fixes_applied_on_this_stack():
-    # The pinned stack needs all three; if one reports False, upstream fixed it and the
+    # The pinned stack needs all of them; if one reports False, upstream fixed it and the
     # fix (and this line) can go.
     assert compat.APPLIED == {'missing_drn': True, 'checkpoint_weights_only': True,
-                              'cpu_distributed': not torch.cuda.is_available()}
+                              'cpu_distributed': not torch.cuda.is_available(),
+                              'color_jitter_hue': True}
+
+
+def test_color_jitter_negative_hue_shifts_back():
+    import numpy as np
+    from mmaction.datasets.transforms import ColorJitter
+    img = np.zeros((2, 2, 3), np.float32)
+    img[..., 0] = 200  # red: hue 0
+    shifted = ColorJitter.adjust_hue(img, -0.1)  # raised OverflowError before the fix
+    assert shifted.shape == (2, 2, 3) and shifted.dtype == np.float32
+    assert shifted[0, 0, 2] > shifted[0, 0, 1]  # hue moved backwards, towards magenta
+    # and shifting forward again comes back, up to the HSV round trip's rounding
+    assert np.abs(ColorJitter.adjust_hue(shifted, 0.1) - img).max() <= 8
 
 
 def test_drn_stub_lets_mmaction_register_everything():

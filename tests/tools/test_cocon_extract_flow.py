@@ -149,3 +149,31 @@ def test_real_clip_tvl1(tool_runner, tmp_path):
     assert open(root / 'list_flow.txt').read() == 'short_32frames 3 3\n'
     flow = load_rawframes(str(root), str(root / 'list_flow.txt'), 'Flow', clip_len=3)[0]
     assert np.stack(flow['imgs']).shape == (3, 48, 64, 2)
+
+
+@pytest.mark.parametrize('config', ['cocon_r18-2d3d_8xb16-40x3x1-100e_ucf101-rgb-flow.py',
+                                    'cocon_r18-2d3d_8xb16-40x3x1-100e_ucf101-rgb-diff.py'])
+def test_full_size_pipeline_on_real_clip_frames(config, tool_runner, tmp_path):
+    """The UCF-101 configs' pipelines (224 crops of frames at short side 240, 8 blocks of
+    5 frames at 128 px) on frames and flow the tool wrote from a real clip."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmaction.registry import DATASETS
+    video_list = _real_clip(tmp_path)
+    root = tmp_path / 'out'
+    tool_runner(['tools/extract_flow.py', SHARED_VIDEOS, str(root), '--video-list',
+                 video_list, '--method', 'farneback', '--short-side', '240', '--no-progress'])
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))), 'configs', 'cocon', config))
+    init_default_scope('mmaction')
+    dataset_cfg = cfg.train_dataloader.dataset
+    dataset_cfg.data_prefix = dict(img=str(root))
+    dataset_cfg.ann_file = str(root / ('list_flow.txt' if 'flow' in config
+                                       else 'list_rgb.txt'))
+    sample = DATASETS.build(dataset_cfg)[0]
+    second = 'flow' if 'flow' in config else 'diff'
+    assert sample['inputs']['rgb'].shape == (8, 3, 5, 128, 128)
+    assert sample['inputs'][second].shape == (8, 2 if second == 'flow' else 3, 5, 128, 128)
+    if second == 'diff':
+        assert sample['inputs']['diff'].min() < 0 < sample['inputs']['diff'].max()
