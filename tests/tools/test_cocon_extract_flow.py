@@ -126,18 +126,27 @@ def _real_clip(tmp_path):
     return str(tmp_path / 'list.txt')
 
 
-def test_real_clip_farneback(tool_runner, tmp_path):
+@pytest.fixture(scope='module')
+def real_clip_frames(tool_runner, tmp_path_factory):
+    """Frames and Farneback flow of a real clip at short side 240 (the UCF-101 configs')."""
+    tmp_path = tmp_path_factory.mktemp('real_clip')
     video_list = _real_clip(tmp_path)
     root = tmp_path / 'out'
     tool_runner(['tools/extract_flow.py', SHARED_VIDEOS, str(root), '--video-list',
-                 video_list, '--method', 'farneback', '--short-side', '64', '--no-progress'])
+                 video_list, '--method', 'farneback', '--short-side', '240', '--no-progress'])
+    return root
+
+
+def test_real_clip_farneback(real_clip_frames):
+    root = real_clip_frames
     assert open(root / 'list_flow.txt').read() == 'short_32frames 31 3\n'
+    assert open(root / 'list_rgb.txt').read() == 'short_32frames 32 3\n'
     flow = load_rawframes(str(root), str(root / 'list_flow.txt'), 'Flow', clip_len=8)[0]
     frames = np.stack(flow['imgs'])
-    assert frames.shape == (8, 64, 85, 2)  # 340 x 256 scaled to a 64-pixel short side
+    assert frames.shape == (8, 240, 319, 2)  # 340 x 256 scaled to a 240-pixel short side
     assert frames.std() > 0  # the clip moves
     rgb = load_rawframes(str(root), str(root / 'list_rgb.txt'), 'RGB')[0]
-    assert rgb['imgs'][0].shape == (64, 85, 3)
+    assert rgb['imgs'][0].shape == (240, 319, 3)
 
 
 def test_real_clip_tvl1(tool_runner, tmp_path):
@@ -153,17 +162,14 @@ def test_real_clip_tvl1(tool_runner, tmp_path):
 
 @pytest.mark.parametrize('config', ['cocon_r18-2d3d_8xb16-40x3x1-100e_ucf101-rgb-flow.py',
                                     'cocon_r18-2d3d_8xb16-40x3x1-100e_ucf101-rgb-diff.py'])
-def test_full_size_pipeline_on_real_clip_frames(config, tool_runner, tmp_path):
+def test_full_size_pipeline_on_real_clip_frames(config, real_clip_frames):
     """The UCF-101 configs' pipelines (224 crops of frames at short side 240, 8 blocks of
     5 frames at 128 px) on frames and flow the tool wrote from a real clip."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     from mmaction.registry import DATASETS
-    video_list = _real_clip(tmp_path)
-    root = tmp_path / 'out'
-    tool_runner(['tools/extract_flow.py', SHARED_VIDEOS, str(root), '--video-list',
-                 video_list, '--method', 'farneback', '--short-side', '240', '--no-progress'])
+    root = real_clip_frames
     cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))), 'configs', 'cocon', config))
     init_default_scope('mmaction')
