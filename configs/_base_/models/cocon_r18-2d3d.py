@@ -11,6 +11,7 @@ model = dict(
     sync_weight=10.0,
     sim_weight=10.0,
     sim_positive_weight=0.5,
+    global_negatives=True,  # losses over the batch of all GPUs, as the reference's
     data_preprocessor=dict(
         type='MultiViewDataPreprocessor',
         # RGB: ImageNet statistics; flow: JPEG 0..255 -> [-0.5, 0.5]

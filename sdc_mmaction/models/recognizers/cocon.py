@@ -10,7 +10,8 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from mmaction.registry import MODELS
-from ..losses import cross_view_similarity_loss, dense_predictive_loss, view_sync_loss
+from ..losses import (all_gather_with_grad, cross_view_similarity_loss,
+                      dense_predictive_loss, view_sync_loss)
 
 
 def pool_block_features(features: Tensor) -> Tensor:
@@ -45,7 +46,10 @@ class CoCon(BaseModel):
     For every pair of views (a, b), with ``z`` the spatially pooled ``f`` of all N blocks:
     ``loss_sync_<a>_<b> = sync_weight * view_sync_loss(z_a, z_b)`` and
     ``loss_sim_<a>_<b> = sim_weight * cross_view_similarity_loss(z_a, z_b)``. Gradients
-    reach both views. Negatives are the blocks of this process's batch (no queue).
+    reach both views. Negatives are in-batch (no queue): with ``global_negatives`` (the
+    default) the features of every process are gathered first, so under DDP each loss is
+    the loss of the whole global batch, as in the reference code (``DataParallel``), and
+    the DDP-averaged gradients equal one process's on that batch.
 
     Inputs (``forward``): ``dict(view -> Tensor (B, N, C_view, T, H, W))`` from
     :class:`MultiViewDataPreprocessor`; views may differ in channels and frame size, but
@@ -66,6 +70,8 @@ class CoCon(BaseModel):
         sync_weight (float): weight of L_sync. Defaults to 10.
         sim_weight (float): weight of L_sim. Defaults to 10.
         sim_positive_weight (float): f of L_sim. Defaults to 0.5.
+        global_negatives (bool): compute the losses over the batch of all processes
+            (see above); False keeps each process's batch to itself. Defaults to True.
         data_preprocessor (dict): a :class:`MultiViewDataPreprocessor` config.
         init_cfg (dict, optional): mmengine initialisation config.
     """
@@ -81,6 +87,7 @@ class CoCon(BaseModel):
                  sync_weight: float = 10.0,
                  sim_weight: float = 10.0,
                  sim_positive_weight: float = 0.5,
+                 global_negatives: bool = True,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -96,6 +103,7 @@ class CoCon(BaseModel):
         self.sync_weight = sync_weight
         self.sim_weight = sim_weight
         self.sim_positive_weight = sim_positive_weight
+        self.global_negatives = global_negatives
         self.encoders = nn.ModuleDict()
         widths = {}
         for name, view_cfg in views.items():
@@ -159,6 +167,11 @@ class CoCon(BaseModel):
             raise ValueError(f'CoCon: views have different batch sizes {sizes}')
         return inputs
 
+    def _gather(self, tensor: Tensor) -> Tensor:
+        # every process then computes the same global loss; all_gather_with_grad sums the
+        # processes' gradients, and DDP's average brings them back to one process's
+        return all_gather_with_grad(tensor)[0] if self.global_negatives else tensor
+
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Dict[str, Tensor], data_samples=None) -> Dict[str, Tensor]:
         inputs = self._check_inputs(inputs)
@@ -168,8 +181,10 @@ class CoCon(BaseModel):
             features = self.block_features(view, inputs[view])
             predictions = self.predict_blocks(view, features)
             losses[f'loss_cpc_{view}'] = dense_predictive_loss(
-                predictions, features[:, num_context:], self.cpc_temperature)
-            pooled[view] = pool_block_features(features)
+                self._gather(predictions), self._gather(features[:, num_context:]),
+                self.cpc_temperature)
+            # gathered per clip, so that a clip's blocks stay together
+            pooled[view] = pool_block_features(self._gather(features))
         for view_a, view_b in combinations(self.view_names, 2):
             if self.sync_weight:
                 losses[f'loss_sync_{view_a}_{view_b}'] = self.sync_weight * view_sync_loss(
