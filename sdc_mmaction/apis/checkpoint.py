@@ -6,6 +6,10 @@ An SDC pretraining checkpoint is an mmengine checkpoint of a ``ConceptPretrainRe
 ``view_backbones.`` and are not exported) and the concept heads under ``align_head.`` /
 ``local_head.``, whose prototypes (``*prototypes``) mark the file as an SDC checkpoint.
 
+A multi-view ``CoCon`` checkpoint keeps one backbone per view under
+``encoders.<view>.backbone.`` (:func:`view_backbone_prefix`); ``convert_pretrained(...,
+src_prefix=view_backbone_prefix('rgb'), require_concepts=False)`` exports one of them.
+
 :func:`convert_pretrained` writes a checkpoint holding only the backbone, keyed
 ``backbone.<name>`` by default, which MMAction2 recognizers load with
 
