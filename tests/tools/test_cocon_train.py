@@ -87,6 +87,7 @@ def test_finetune_from_the_exported_rgb_backbone(pretrained, rawframes, tmp_path
     train(FINETUNE_CONFIG, tmp_path / 'finetune', rawframes, 1,
           f'val_dataloader.dataset.data_root={rawframes}',
           f'test_dataloader.dataset.data_root={rawframes}', 'train_cfg.val_interval=1',
+          'model.cls_head.num_classes=4',  # the test dataset's 2 scenes x 2 motions
           f'load_from={rgb}', options_first=False)
     log = read_log_text(str(tmp_path / 'finetune'))
     assert f'Load checkpoint from {rgb}' in log

@@ -1,6 +1,8 @@
 # Fine-tuning the RGB encoder of the tiny CoCon configs on the generated dataset's action
-# labels (4 blocks of 3 frames, 64 px, the protocol of the UCF-101 fine-tune config at CPU
-# size). Frames: tools/extract_flow.py on the train and val lists (its *_rgb.txt lists).
+# labels (scene x motion, 16 classes with the generator's defaults; other counts:
+# --cfg-options model.cls_head.num_classes=N), 4 blocks of 3 frames, 64 px: the protocol of
+# the UCF-101 fine-tune config at CPU size. Frames: tools/extract_flow.py on the train and
+# val lists (its *_rgb.txt lists).
 #   python tools/extract_flow.py data/synthetic/videos data/synthetic/rawframes \
 #       --video-list data/synthetic/annotations/val_action.txt
 #   python tools/convert_pretrained.py work_dirs/<tiny cocon run>/epoch_4.pth cocon_rgb.pth \
@@ -17,7 +19,7 @@ data_root = 'data/synthetic/rawframes'
 
 model = dict(
     backbone=dict(base_channels=8),
-    cls_head=dict(num_classes=4, in_channels=32, num_blocks=num_blocks))
+    cls_head=dict(num_classes=16, in_channels=32, num_blocks=num_blocks))
 
 train_pipeline = [
     dict(type='SampleFrames', clip_len=num_blocks * block_len, frame_interval=1, num_clips=1),
