@@ -137,3 +137,13 @@ def test_metafile_rows_point_at_real_configs_and_are_marked_not_reproduced():
         for result in model['Results']:
             for value in result['Metrics'].values():
                 assert f'| {value} |' in zoo, (model['Name'], value)
+
+
+def test_validation_finds_a_misspelled_transform_inside_a_view():
+    from sdc_mmaction.apis.validate import ConfigValidationError, validate_config
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, PRETRAIN[-1]))
+    cfg.train_dataloader.dataset.pipeline[1].views.flow.transforms[1].type = 'RandomCorp'
+    with pytest.raises(ConfigValidationError) as error:
+        validate_config(cfg)
+    assert 'pipeline[1].views.flow.transforms[1]' in str(error.value)
+    assert 'RandomCrop' in str(error.value)  # the closest registered name
