@@ -14,7 +14,7 @@ from sdc_mmaction import compat
 
 
 def test_fixes_applied_on_this_stack():
-    # The pinned stack needs all four; if one reports False, upstream fixed it and the
+    # The pinned stack needs all of them; if one reports False, upstream fixed it and the
     # fix (and this line) can go.
     assert compat.APPLIED == {'missing_drn': True, 'checkpoint_weights_only': True,
                               'cpu_distributed': not torch.cuda.is_available(),

@@ -11,6 +11,11 @@ Prints a table (step time, memory, data-pipeline clips/s, ratios, the heads' sha
 SDC step; not for DCLR) and writes it all as JSON with ``--out``. A DCLR config
 (``configs/dclr/``) is measured the same way against the same stock step. What is measured, and how, is
 documented in ``sdc_mmaction/apis/benchmark.py`` and docs/benchmark.md.
+
+With a CoCon config (``model.type == 'CoCon'``) it times CoCon's step against a stock
+``Recognizer3D`` + ``BlockGRUHead`` on the first view's backbone, and with
+``--flow-video-dir`` the optical flow extraction beside it
+(``sdc_mmaction/apis/benchmark_cocon.py``); ``--clip-shape`` is then one block's T H W.
 """
 import argparse
 import os.path as osp
@@ -59,6 +64,14 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=1,
                         help='measure each model this many times, alternating the order, '
                         'and pool the step times (for a machine whose load changes)')
+    parser.add_argument('--flow-video-dir', default=None,
+                        help='CoCon configs: also measure optical flow extraction on the '
+                        'videos of this folder')
+    parser.add_argument('--flow-frames', type=int, default=11,
+                        help='frames read from each video for the flow measurement')
+    parser.add_argument('--flow-short-side', type=int, default=256)
+    parser.add_argument('--flow-methods', nargs='+', default=['farneback', 'tvl1'],
+                        choices=['farneback', 'tvl1'])
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=None, help='write the results as JSON here')
     parser.add_argument(
@@ -78,6 +91,8 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         merge_cfg_options(cfg, args.cfg_options)
+    if cfg.model.get('type') == 'CoCon':
+        return main_cocon(cfg, args)
     result = run_benchmark(
         cfg, batch_size=args.batch_size, iters=args.iters, warmup=args.warmup, amp=args.amp,
         amp_dtype=args.amp_dtype, channels_last=args.channels_last,
@@ -87,6 +102,22 @@ def main(argv=None):
         isolate=not args.no_isolate, repeats=args.repeats, seed=args.seed,
         config_path=args.config)
     print(format_report(result))
+    if args.out:
+        save_json(result, args.out)
+        print(f'results written to {args.out}')
+    return result
+
+
+def main_cocon(cfg, args):
+    from sdc_mmaction.apis.benchmark import save_json
+    from sdc_mmaction.apis.benchmark_cocon import format_cocon_report, run_cocon_benchmark
+
+    result = run_cocon_benchmark(
+        cfg, batch_size=args.batch_size, iters=args.iters, warmup=args.warmup,
+        device=args.device, block_shape=args.clip_shape, num_classes=args.num_classes,
+        flow_video_dir=args.flow_video_dir, flow_frames=args.flow_frames,
+        flow_short_side=args.flow_short_side, flow_methods=args.flow_methods, seed=args.seed)
+    print(format_cocon_report(result))
     if args.out:
         save_json(result, args.out)
         print(f'results written to {args.out}')

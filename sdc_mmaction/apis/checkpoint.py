@@ -6,6 +6,10 @@ An SDC pretraining checkpoint is an mmengine checkpoint of a ``ConceptPretrainRe
 ``view_backbones.`` and are not exported) and the concept heads under ``align_head.`` /
 ``local_head.``, whose prototypes (``*prototypes``) mark the file as an SDC checkpoint.
 
+A multi-view ``CoCon`` checkpoint keeps one backbone per view under
+``encoders.<view>.backbone.`` (:func:`view_backbone_prefix`); ``convert_pretrained(...,
+src_prefix=view_backbone_prefix('rgb'), require_concepts=False)`` exports one of them.
+
 :func:`convert_pretrained` writes a checkpoint holding only the backbone, keyed
 ``backbone.<name>`` by default, which MMAction2 recognizers load with
 
@@ -101,9 +105,13 @@ def extract_backbone_state_dict(state_dict: Dict[str, torch.Tensor],
     backbone = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
                            if k.startswith(prefix))
     if not backbone:
+        hint = ''
+        if any(k.startswith('encoders.') for k in state_dict):
+            hint = ('; it has per-view encoders (encoders.<view>.backbone.*): export one '
+                    'with --view <view> (tools/convert_pretrained.py)')
         raise CheckpointFormatError(
             f'{filename} is not an SDC pretraining checkpoint: no {prefix!r} keys '
-            f'(first keys: {list(state_dict)[:5]})')
+            f'(first keys: {list(state_dict)[:5]}){hint}')
     if require_concepts:
         concept_keys = [k for k in state_dict
                         if not k.startswith(prefix) and (
@@ -117,10 +125,16 @@ def extract_backbone_state_dict(state_dict: Dict[str, torch.Tensor],
     return backbone
 
 
+def view_backbone_prefix(view: str) -> str:
+    """Where a multi-view pretraining model (``CoCon``) keeps the backbone of ``view``."""
+    return f'encoders.{view}.backbone.'
+
+
 def convert_pretrained(src: str,
                        dst: str,
                        strip_prefix: bool = False,
-                       require_concepts: bool = True) -> Dict[str, Any]:
+                       require_concepts: bool = True,
+                       src_prefix: str = BACKBONE_PREFIX) -> Dict[str, Any]:
     """Write the backbone of an SDC pretraining checkpoint ``src`` to ``dst``.
 
     Args:
@@ -129,6 +143,8 @@ def convert_pretrained(src: str,
         strip_prefix (bool): write keys without ``backbone.`` (for ``ResNet3d``'s
             ``pretrained=`` or a prefix-less ``Pretrained`` init). Defaults to False.
         require_concepts (bool): see :func:`extract_backbone_state_dict`.
+        src_prefix (str): where the backbone lives in ``src``. Defaults to
+            ``'backbone.'`` (SDC); :func:`view_backbone_prefix` gives a CoCon view's.
 
     Returns:
         dict: ``dst``, ``num_tensors``, ``num_parameters`` (elements) and the ``prefix``
@@ -136,7 +152,7 @@ def convert_pretrained(src: str,
     """
     checkpoint = load_checkpoint_file(src)
     state_dict = get_state_dict(checkpoint, src)
-    backbone = extract_backbone_state_dict(state_dict, src,
+    backbone = extract_backbone_state_dict(state_dict, src, prefix=src_prefix,
                                            require_concepts=require_concepts)
     out_prefix = '' if strip_prefix else BACKBONE_PREFIX
     weights = OrderedDict((out_prefix + k, v.clone()) for k, v in backbone.items())
@@ -146,6 +162,7 @@ def convert_pretrained(src: str,
         converted_from=osp.basename(src),
         converted_by='sdc_mmaction.apis.checkpoint.convert_pretrained',
         backbone_prefix=out_prefix,
+        source_prefix=src_prefix,
         source_sha256=sha256_of_file(src),
     )
     if isinstance(source_meta, dict):

@@ -55,6 +55,16 @@ def _is_dict(node) -> bool:
     return isinstance(node, dict)  # ConfigDict is a dict
 
 
+def _transform_lists(value, path: str):
+    """``(path, list)`` for each list in ``value``, looking through plain dicts (not into
+    dicts with a ``type``, which are components of their own)."""
+    if isinstance(value, (list, tuple)):
+        yield path, value
+    elif _is_dict(value) and 'type' not in value:
+        for name, inner in value.items():
+            yield from _transform_lists(inner, f'{path}.{name}')
+
+
 def _registry_for_scope(root, scope: Optional[str]):
     """The child registry of mmengine's ``root`` registry for ``scope`` (e.g. mmaction)."""
     if not scope:
@@ -214,12 +224,15 @@ class _Checker:
             if type_name is None and _is_dict(step):
                 type_name = str(step.get('type', ''))
             names.append((type_name or '').split('.')[-1])
-            # transforms nested in a transform (e.g. StaticFrame's crop_pipeline)
+            # transforms nested in a transform (e.g. StaticFrame's crop_pipeline, or the
+            # per-view lists of MultiViewPipeline: views.<name>.transforms)
             for name, value in (step.items() if _is_dict(step) else ()):
-                if name != 'type' and isinstance(value, (list, tuple)):
-                    for j, inner in enumerate(value):
+                if name == 'type':
+                    continue
+                for path, inner_list in _transform_lists(value, f'{key}[{i}].{name}'):
+                    for j, inner in enumerate(inner_list):
                         if _is_dict(inner) and 'type' in inner:
-                            self.check_type(inner, f'{key}[{i}].{name}[{j}]', 'TRANSFORMS')
+                            self.check_type(inner, f'{path}[{j}]', 'TRANSFORMS')
 
         sampled: Optional[int] = None  # clip_len of the last frame sampler
         frames: Optional[int] = None  # frames per clip at this point of the pipeline

@@ -1,2 +1,2 @@
-from . import (backbones, data_preprocessors, heads, losses,  # noqa: F401
+from . import (backbones, data_preprocessors, heads, losses, necks,  # noqa: F401
                recognizers)

@@ -145,7 +145,7 @@ def test_linear_probe_training_leaves_backbone_weights_and_bn_buffers_unchanged(
 def test_metafile_and_model_index_point_at_real_configs():
     with open(osp.join(REPO_ROOT, 'model-index.yml')) as handle:
         index = yaml.safe_load(handle)
-    assert 'configs/sdc/metafile.yml' in index['Import']  # DCLR's has its own test
+    assert 'configs/sdc/metafile.yml' in index['Import']  # other methods list their own
     with open(osp.join(REPO_ROOT, 'configs', 'sdc', 'metafile.yml')) as handle:
         metafile = yaml.safe_load(handle)
     names = [m['Name'] for m in metafile['Models']]
