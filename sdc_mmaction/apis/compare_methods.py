@@ -259,10 +259,22 @@ def run_one(job: Mapping) -> dict:
                                   f'({result["settings"]}) than this one '
                                   f'({job["settings"]}); choose another --work-dir')
         return dict(result, skipped=True)
-    method = METHODS[job['method']]
     threads = job.get('threads')
+    previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    try:  # the caller's thread count comes back (runs in this process share it)
+        return _run_one(job, threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_one(job: Mapping, threads: Optional[int]) -> dict:
+    import torch
+
+    method = METHODS[job['method']]
+    run_dir = job['run_dir']
+    result_file = osp.join(run_dir, 'result.json')
     os.makedirs(run_dir, exist_ok=True)
     start = time.time()
     checkpoint, iterations = None, 0
@@ -277,13 +289,24 @@ def run_one(job: Mapping) -> dict:
         if config is None:
             config = trained_config(train_dir, method.train_config)
     train_s = time.time() - start
+    # a checkpoint reused after a failure in the evaluation keeps its training's time
+    # (a training resumed after an interruption counts from the resume only)
+    timing_file = osp.join(run_dir, 'train_time.json')
+    if checkpoint is not None and osp.isfile(timing_file):
+        with open(timing_file) as handle:
+            train_s = json.load(handle)['train_s']
+    elif checkpoint is not None:
+        with open(timing_file, 'w') as handle:
+            json.dump(dict(train_s=train_s), handle)
+    eval_start = time.time()
     extracted = method.extractor(checkpoint, config, job['data_root'], job['meta'],
                                  job['preset']['num_clips'], method.features, job['seed'],
                                  f'{job["dataset"]} {method.name} seed {job["seed"]}')
     result = evaluate_features(extracted, method.features)
     result = dict(dataset=job['dataset'], method=method.name, seed=job['seed'],
                   settings=job['settings'], iterations=iterations,
-                  train_s=round(train_s, 1), total_s=round(time.time() - start, 1),
+                  train_s=round(train_s, 1), eval_s=round(time.time() - eval_start, 1),
+                  total_s=round(train_s + time.time() - eval_start, 1),
                   threads=torch.get_num_threads(), **result)
     with open(result_file, 'w') as handle:
         json.dump(result, handle, indent=1)

@@ -197,11 +197,13 @@ def test_smoke_comparison_table_shape_and_resume(tmp_path, capsys):
     assert '[compare] 2/2 per_video_colour supervised seed 0' in out and 'left' in out
 
     # a finished run is read back, not repeated; a run without its marker is redone
+    # (here by two worker processes)
     os.remove(osp.join(work, 'runs', 'per_video_colour', 'random', 'seed0', 'done'))
-    again = compare_methods(work, **kwargs)
+    again = compare_methods(work, **dict(kwargs, max_parallel=2))
     out = capsys.readouterr().out
     assert out.count('already done, read back') == 1
-    assert '1/2 per_video_colour random seed 0 (0.' in out
+    assert 'per_video_colour supervised seed 0 (already done' in out
+    assert 'per_video_colour random seed 0 (0.' in out
     for dataset, table in summary['tables'].items():  # the random model is the seed's own
         for method, row in table.items():
             for key in ('probes', 'retrieval', 'iterations'):
