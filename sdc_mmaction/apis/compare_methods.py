@@ -20,9 +20,10 @@ standard deviation over seeds per cell, and paired sign tests over the val video
 the outcomes of all seeds pooled (seed ``s`` of one method against seed ``s`` of the
 other): every method against the random model, and SDC against every other method.
 
-A method is one :class:`Method` entry in :data:`METHODS` (or added with
-:func:`register_method`): its training config, the features to probe and, where the
-quick start's extractor does not fit its model, an extractor of its own.
+A method is one :class:`Method` entry in :data:`METHODS`, added with
+:func:`register_method` in this module (worker processes import it afresh): its training
+config, the features to probe and, where the quick start's extractor does not fit its
+model, an extractor of its own.
 """
 import json
 import math
@@ -272,6 +273,12 @@ def run_one(job: Mapping) -> dict:
 def _run_one(job: Mapping, threads: Optional[int]) -> dict:
     import torch
 
+    if job['method'] not in METHODS:
+        # worker processes import this module afresh: a method registered elsewhere at
+        # run time is unknown there
+        raise KeyError(f'method {job["method"]!r} is not registered in this process; '
+                       'register it in sdc_mmaction/apis/compare_methods.py (or a module '
+                       'that it imports) to run it with max_parallel > 1')
     method = METHODS[job['method']]
     run_dir = job['run_dir']
     result_file = osp.join(run_dir, 'result.json')
@@ -637,7 +644,16 @@ def _run_jobs(jobs: Sequence[Mapping], max_parallel: int, start: float) -> List[
                              mp_context=multiprocessing.get_context('spawn')) as pool:
         futures = {pool.submit(run_one, job): job for job in jobs}
         for future in as_completed(futures):
-            finished(futures[future], future.result())
+            job = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:
+                # the runs not started yet are dropped; finished ones keep their marker
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise RuntimeError(f'the run {job["dataset"]} {job["method"]} seed '
+                                   f'{job["seed"]} failed ({type(err).__name__}: {err}); '
+                                   'rerun the same command to go on after a fix') from err
+            finished(job, result)
     order = {(j['dataset'], j['method'], j['seed']): i for i, j in enumerate(jobs)}
     return sorted(results, key=lambda r: order[(r['dataset'], r['method'], r['seed'])])
 

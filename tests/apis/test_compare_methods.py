@@ -210,3 +210,19 @@ def test_smoke_comparison_table_shape_and_resume(tmp_path, capsys):
                 assert again['tables'][dataset][method][key] == row[key]
     with pytest.raises(FileExistsError, match='other settings'):
         compare_methods(work, **dict(kwargs, max_epochs=2))
+
+
+def test_a_failed_run_is_named_and_stops_the_comparison(tmp_path):
+    """A method registered at run time is unknown to the worker processes: the run fails
+    there, and the comparison stops with an error naming the run."""
+    register_method(Method('unregistered_elsewhere', 'x', None, extract_config='x.py'))
+    try:
+        with pytest.raises(RuntimeError, match='the run per_video_colour '
+                           'unregistered_elsewhere seed 0 failed .*not registered in this '
+                           'process'):
+            compare_methods(str(tmp_path / 'c'), methods=['unregistered_elsewhere'],
+                            datasets=['per_video_colour'], seeds=1, preset='smoke',
+                            max_parallel=2, figure=False)
+    finally:
+        METHODS.pop('unregistered_elsewhere')
+    assert not (tmp_path / 'c' / 'comparison.md').exists()
