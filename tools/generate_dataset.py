@@ -48,6 +48,10 @@ def parse_args(argv=None):
     parser.add_argument('--hue-amplitude', type=float, default=defaults.hue_amplitude,
                         help='how far the scenes\' mean colours lie from grey (8-bit levels, '
                              '0 to 36; smaller leaves the texture as the main scene cue)')
+    parser.add_argument('--scene-colour', choices=['class', 'per_video'],
+                        default=defaults.scene_colour,
+                        help="'per_video' draws each video's hue at random, so that only "
+                             'the texture family tells the scenes apart (at most 4 scenes)')
     parser.add_argument('--workers', type=int, default=2, help='videos encoded at once')
     parser.add_argument('--overwrite', action='store_true',
                         help='write into a non-empty OUT_DIR')
@@ -66,7 +70,8 @@ def main(argv=None):
         val_per_class=args.val_per_class, motion_only=not args.no_motion_only, size=size,
         num_frames=args.frames, fps=args.fps, num_objects=args.objects,
         noise_std=args.noise_std, codec=args.codec, object_look=args.object_look,
-        hue_amplitude=args.hue_amplitude, overwrite=args.overwrite,
+        hue_amplitude=args.hue_amplitude, scene_colour=args.scene_colour,
+        overwrite=args.overwrite,
         num_workers=args.workers, progress=True)
     print(f"wrote {meta['root']}")
     for name, count in sorted(meta['counts'].items()):

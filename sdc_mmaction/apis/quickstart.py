@@ -159,13 +159,15 @@ def _recorded_options(meta: Mapping) -> dict:
 
 def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
              config: str = PRETRAIN_CONFIG, cfg_options: Sequence[str] = (),
-             threads: Optional[int] = None) -> str:
+             threads: Optional[int] = None, log_file: Optional[str] = None) -> str:
     """Run ``tools/train.py`` on ``config``; return the final checkpoint's path.
 
     ``cfg_options`` are extra ``key=value`` overrides for ``tools/train.py --cfg-options``,
     applied after the preset's. ``threads`` sets the child's ``OMP_NUM_THREADS`` and
     ``MKL_NUM_THREADS`` (default: inherit the environment). A work dir that already holds
-    a run of other settings is refused rather than reused.
+    a run of other settings is refused rather than reused. ``log_file``: where the
+    child's console output goes (default: this console); a failed run's error then
+    names it and shows its end.
     """
     config = osp.abspath(config)
     cfg_options = [check_key_value(option) for option in cfg_options]
@@ -195,7 +197,17 @@ def pretrain(work_dir: str, data_root: str, preset: Mapping, seed: int = 0,
         # what the child will use: torch may cap OMP_NUM_THREADS at the CPU count
         json.dump(dict(settings, threads=default_threads(env)), handle, indent=2)
     _log('pretraining: ' + ' '.join(cmd))
-    subprocess.run(cmd, check=True, cwd=REPO_ROOT, env=env)
+    if log_file is None:
+        subprocess.run(cmd, check=True, cwd=REPO_ROOT, env=env)
+    else:
+        with open(log_file, 'w') as handle:
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=handle,
+                                  stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            with open(log_file) as handle:
+                tail = handle.read()[-3000:]
+            raise RuntimeError(f'pretraining failed (exit {proc.returncode}); its output is '
+                               f'in {log_file}, ending with:\n{tail}')
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'pretraining finished but {ckpt} was not written')
     return ckpt
@@ -314,11 +326,16 @@ VARIANT_LABELS = OrderedDict(scenes=SCENE_LABELS,
 
 def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
                 num_clips: int, desc: str, config: str = PRETRAIN_CONFIG,
-                variants: Sequence[str] = tuple(VARIANT_LABELS)) -> dict:
+                variants: Sequence[str] = tuple(VARIANT_LABELS),
+                features: Optional[Sequence[str]] = None, init_seed: int = 0) -> dict:
     """Table 3 features of every list of ``variants`` (default: both), for one model
     (``checkpoint=None``: random), built from ``config`` and fed clips sampled as its
     training pipeline samples them. Returns ``(variant, split) -> (features, labels)``
-    and ``'model'``."""
+    and ``'model'``.
+
+    ``features``: the names to extract (default: Table 3's, the concept distributions
+    and the derived views' features). ``init_seed`` seeds the model's initialisation,
+    which is what a random model (``checkpoint=None``) is."""
     from .concept_analysis import extract_concept_features, labels_for_videos
     from .feature_extraction import build_model
 
@@ -326,7 +343,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
     if unknown or not variants:
         raise ValueError(f'extract_all: variants {list(variants)} must be a non-empty '
                          f'subset of {list(VARIANT_LABELS)}')
-    torch.manual_seed(0)  # the random baseline is the same network every run
+    torch.manual_seed(init_seed)  # the random baseline is the same network every run
     model, _ = build_model(config, checkpoint)
     clips = extraction_clips(config, meta)
     videos = osp.join(data_root, 'videos')
@@ -338,7 +355,8 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
             first = next(iter(stems.values()))
             feats, _, files = extract_concept_features(
                 model, osp.join(ann, f'{split}_{first}.txt'), videos,
-                features=FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES,
+                features=(FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES
+                          if features is None else tuple(features)),
                 **clips, num_clips=num_clips, batch_size=8,
                 desc=f'{desc} {variant}/{split}')
             labels = OrderedDict(

@@ -23,7 +23,10 @@ from exactly one of SDC's derived views:
 
 Scenes (static classes) differ by hue (evenly spaced on the colour wheel, at
 ``hue_amplitude`` levels from grey) and texture family (stripes, checker, rings, blobs,
-cycling). Motions (dynamic classes) are taken in
+cycling). With ``scene_colour='per_video'`` the hue is drawn for every video instead,
+uniformly on the colour wheel and independently of both labels, so the texture family
+alone tells the scenes apart (at most 4 scenes): a feature that sees only colour, such as
+a frame's mean RGB, reads the scene at about chance. Motions (dynamic classes) are taken in
 this order: ``up``, ``down``, ``oscillate_horizontal``, ``pulse``, ``left``, ``right``,
 ``orbit_cw``, ``orbit_ccw``, ``oscillate_vertical``. The first four are unchanged by a
 horizontal flip (so MMAction2's ``Flip`` keeps their labels right); ``left``/``right`` and
@@ -89,6 +92,7 @@ _JITTER_CHANNEL = 3
 _LAYER_MAX = 45.0
 _MAX_NOISE_STD = 4.0
 _CODECS = ('lossless', 'mp4v')
+_SCENE_COLOURS = ('class', 'per_video')
 _SPLIT_IDS = {'train': 0, 'val': 1}
 _VARIANT_IDS = {'scenes': 0, 'motion_only': 1}
 
@@ -128,6 +132,12 @@ class SyntheticOptions:
             apart; smaller values leave the texture family as the stronger cue (at 0
             it is the only one, so 0 allows at most one scene per texture family, 4).
             Object colours, noise and the colour jitter do not change. Defaults to 36.
+        scene_colour (str): ``'class'``: each scene has its own hue (see
+            ``hue_amplitude``). ``'per_video'``: each video's hue is drawn uniformly on the
+            colour wheel, whatever its scene, so colour says nothing about the scene and
+            the texture family is the only scene cue (``num_static`` <= 4). The other
+            nuisances are drawn as with ``'class'``, so the same seed gives the same
+            textures, objects and noise. Defaults to ``'class'``.
     """
     num_static: int = 4
     num_dynamic: int = 4
@@ -143,6 +153,7 @@ class SyntheticOptions:
     codec: str = 'lossless'
     object_look: str = 'fixed'
     hue_amplitude: float = _CHROMA
+    scene_colour: str = 'class'
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
@@ -163,6 +174,7 @@ class SyntheticOptions:
             ('hue_amplitude', isinstance(self.hue_amplitude, (int, float)) and
              not isinstance(self.hue_amplitude, bool) and 0 <= self.hue_amplitude <= _CHROMA,
              f'a number in [0, {_CHROMA:g}] (larger would clip pixels)'),
+            ('scene_colour', self.scene_colour in _SCENE_COLOURS, f'one of {_SCENE_COLOURS}'),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -174,20 +186,32 @@ class SyntheticOptions:
                              f'cue, and there are {len(TEXTURES)} families: num_static='
                              f'{self.num_static} would repeat scenes; use num_static <= '
                              f'{len(TEXTURES)} or a hue_amplitude above 0')
+        if self.scene_colour == 'per_video' and self.num_static > len(TEXTURES):
+            # the texture family is then the only scene cue
+            raise ValueError(f"scene_colour='per_video' leaves the texture family as the "
+                             f'only scene cue, and there are {len(TEXTURES)} families: '
+                             f'num_static={self.num_static} would repeat scenes; use '
+                             f'num_static <= {len(TEXTURES)}')
         if self.codec == 'mp4v' and (self.height % 2 or self.width % 2):
             # OpenCV's writer silently drops the last row/column of odd-sized frames.
             raise ValueError(f"codec='mp4v' needs even frame sizes, got "
                              f'{self.height}x{self.width}; use codec=\'lossless\'')
 
 
-def static_class_names(num_static: int, hue_amplitude: float = _CHROMA) -> List[str]:
+def static_class_names(num_static: int, hue_amplitude: float = _CHROMA,
+                       scene_colour: str = 'class') -> List[str]:
     """Names of the scene classes: ``'<hue>_<texture>'`` (``'grey_<texture>'`` when
-    ``hue_amplitude`` is 0 and the scenes have no hue)."""
+    ``hue_amplitude`` is 0 and the scenes have no hue, ``'anyhue_<texture>'`` when the
+    hue is drawn per video)."""
     names = []
     for k in range(num_static):
         hue_deg = 360.0 * k / num_static
-        hue_name = ('grey' if hue_amplitude == 0 else
-                    _HUE_NAMES[int(round(hue_deg / 30.0)) % len(_HUE_NAMES)])
+        if hue_amplitude == 0:
+            hue_name = 'grey'
+        elif scene_colour == 'per_video':
+            hue_name = 'anyhue'
+        else:
+            hue_name = _HUE_NAMES[int(round(hue_deg / 30.0)) % len(_HUE_NAMES)]
         names.append(f'{hue_name}_{TEXTURES[k % len(TEXTURES)]}')
     return names
 
@@ -197,20 +221,26 @@ def dynamic_class_names(num_dynamic: int) -> List[str]:
     return list(MOTIONS[:num_dynamic])
 
 
-def _scene_colour(scene: int, num_static: int, hue_amplitude: float = _CHROMA) -> np.ndarray:
-    hue = 2 * math.pi * scene / num_static
+def _scene_colour(scene: int, num_static: int, hue_amplitude: float = _CHROMA,
+                  hue: Optional[float] = None) -> np.ndarray:
+    """The background's mean colour: the scene's hue (or ``hue``, radians) at
+    ``hue_amplitude`` levels from grey."""
+    if hue is None:
+        hue = 2 * math.pi * scene / num_static
     phases = np.array([0.0, 2 * math.pi / 3, 4 * math.pi / 3])
     return 128.0 + hue_amplitude * np.cos(hue - phases)
 
 
 def render_background(scene: int, num_static: int, height: int, width: int,
                       rng: np.random.Generator,
-                      hue_amplitude: float = _CHROMA) -> np.ndarray:
+                      hue_amplitude: float = _CHROMA,
+                      scene_colour: str = 'class') -> np.ndarray:
     """The static background of one video: integer values as float64, shape (H, W, 3).
 
     The texture family and hue are the scene class (the hue at ``hue_amplitude`` levels
     from grey); orientation, frequency, phase and a small colour jitter are nuisances
-    drawn from ``rng``.
+    drawn from ``rng``. With ``scene_colour='per_video'`` the hue is a nuisance too, drawn
+    from ``rng`` after the others (so the other nuisances match the ``'class'`` ones).
     """
     v, u = np.mgrid[0:height, 0:width].astype(np.float64)
     u /= width
@@ -240,9 +270,17 @@ def render_background(scene: int, num_static: int, height: int, width: int,
         field -= field.min()
         pattern = field / max(field.max(), 1e-6)
     pattern = np.clip(pattern, 0.0, 1.0)
-    colour = _scene_colour(scene, num_static, hue_amplitude)
     jitter = rng.integers(-_JITTER_GLOBAL, _JITTER_GLOBAL + 1) + rng.integers(
         -_JITTER_CHANNEL, _JITTER_CHANNEL + 1, size=3)
+    if scene_colour == 'per_video':
+        # drawn last: the default data's draws, and so its videos, stay as they were
+        colour = _scene_colour(scene, num_static, hue_amplitude,
+                               hue=rng.uniform(0, 2 * math.pi))
+    elif scene_colour == 'class':
+        colour = _scene_colour(scene, num_static, hue_amplitude)
+    else:
+        raise ValueError(f'scene_colour={scene_colour!r} is invalid: expected one of '
+                         f'{_SCENE_COLOURS}')
     background = colour + _LUMA * (2 * pattern[..., None] - 1) + jitter
     # integer-valued, so that floor(background + layer + 0.5) = background + floor(layer + 0.5)
     return np.floor(background + 0.5)
@@ -336,7 +374,7 @@ def render_video(static_class: int, dynamic_class: int, scene_seed, motion_seed,
     motion_rng, noise_rng = (np.random.default_rng(s)
                              for s in np.random.SeedSequence(motion_seed).spawn(2))
     background = render_background(static_class, options.num_static, height, width, scene_rng,
-                                   options.hue_amplitude)
+                                   options.hue_amplitude, options.scene_colour)
     layer = render_object_layer(MOTIONS[dynamic_class], num_frames, height, width,
                                 options.num_objects, motion_rng, options.object_look)
     if options.noise_std > 0:
@@ -445,6 +483,7 @@ def generate_dataset(out_dir: str,
                      codec: str = 'lossless',
                      object_look: str = 'fixed',
                      hue_amplitude: float = _CHROMA,
+                     scene_colour: str = 'class',
                      overwrite: bool = False,
                      num_workers: int = 2,
                      progress: bool = False) -> dict:
@@ -471,7 +510,8 @@ def generate_dataset(out_dir: str,
         num_static=num_static, num_dynamic=num_dynamic, train_per_class=train_per_class,
         val_per_class=val_per_class, motion_only=motion_only, height=height, width=width,
         num_frames=num_frames, fps=fps, num_objects=num_objects, noise_std=float(noise_std),
-        codec=codec, object_look=object_look, hue_amplitude=hue_amplitude)
+        codec=codec, object_look=object_look, hue_amplitude=hue_amplitude,
+        scene_colour=scene_colour)
     options.validate()
     if osp.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
         raise FileExistsError(f'{out_dir} is not empty; pass overwrite=True '
@@ -532,7 +572,8 @@ def generate_dataset(out_dir: str,
             f.write(''.join(line + '\n' for line in lines))
         annotations[name] = rel
 
-    static_names = static_class_names(options.num_static, options.hue_amplitude)
+    static_names = static_class_names(options.num_static, options.hue_amplitude,
+                                      options.scene_colour)
     dynamic_names = dynamic_class_names(options.num_dynamic)
     meta = dict(
         format_version=1,

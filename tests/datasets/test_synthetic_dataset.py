@@ -262,3 +262,83 @@ def test_generate_dataset_tool(tool_runner, tmp_path):
     assert meta['dynamic_classes'] == ['up', 'down', 'oscillate_horizontal']
     reader = decord.VideoReader(str(out / 'videos' / 'scenes' / 'train' / 's1_d2_000.mp4'))
     assert len(reader) == 3 and reader[0].shape == (20, 28, 3)
+
+
+def _mean_rgb_scene_probe(scene_colour, per_scene=48):
+    """Linear-probe accuracy of the scene from the first frame's mean RGB (a feature that
+    sees colour only): fitted on one set of generated videos, scored on another."""
+    from sdc_mmaction.apis.concept_analysis import linear_probe
+    options = SyntheticOptions(height=32, width=32, num_frames=2, scene_colour=scene_colour)
+    feats, labels = {}, {}
+    for split in (0, 1):
+        rows = []
+        for scene in range(4):
+            for i in range(per_scene):
+                key = [7, 0, split, scene, i % 4, i]
+                frames = render_video(scene, i % 4, key + [0], key + [1], options)
+                rows.append(frames[0].reshape(-1, 3).mean(axis=0))
+        feats[split] = torch.tensor(np.array(rows))
+        labels[split] = torch.arange(4).repeat_interleave(per_scene)
+    return linear_probe(feats[0], labels[0], feats[1], labels[1])['top1']
+
+
+def test_per_video_colour_hides_the_scene_from_colour():
+    """With the scene's hue drawn per video, the mean colour of a frame reads the scene
+    near chance (25 %; 28.6 % measured on these 192 val videos); with the default hue
+    per scene it reads it perfectly."""
+    assert _mean_rgb_scene_probe('class') > 0.95
+    assert _mean_rgb_scene_probe('per_video') < 0.40
+
+
+def test_per_video_colour_changes_only_the_colour():
+    """The same nuisances give the same texture: the per-video background differs from
+    the per-scene one by a constant colour offset (plus the rounding to integers) that
+    moves along the hue only, so the brightness stays; the hue varies across videos of
+    one scene."""
+    offsets = []
+    for seed in range(6):
+        per_class = render_background(2, 4, 32, 32, np.random.default_rng(seed))
+        per_video = render_background(2, 4, 32, 32, np.random.default_rng(seed),
+                                      scene_colour='per_video')
+        shift = per_video - per_class
+        offset = np.round(shift.mean(axis=(0, 1)))
+        assert np.abs(shift - offset).max() <= 1.0
+        assert np.abs(offset).max() <= 2 * 36 + 1 and abs(offset.sum()) <= 3
+        assert per_video.min() >= 8 and per_video.max() <= 248
+        offsets.append(per_video.mean(axis=(0, 1)))
+    assert np.ptp(np.array(offsets), axis=0).max() > 20
+    with pytest.raises(ValueError, match="scene_colour='rgb' is invalid"):
+        render_background(0, 4, 32, 32, np.random.default_rng(0), scene_colour='rgb')
+
+
+def test_default_videos_are_unchanged_by_the_scene_colour_option():
+    """The default data is what it was before ``scene_colour`` existed: a digest of four
+    rendered videos, taken with the generator as it was before the option."""
+    import hashlib
+    options = SyntheticOptions(height=32, width=32, num_frames=4)
+    assert options.scene_colour == 'class'
+    digest = hashlib.sha256()
+    for scene in range(4):
+        key = [0, 0, 0, scene, scene % 4, 1]
+        digest.update(render_video(scene, scene % 4, key + [0], key + [1], options).tobytes())
+    assert digest.hexdigest() == \
+        '93a049b4e447118fab2e8d437264196db6db2e612d5d638a5aa2e173cc05a7e6'
+
+
+def test_per_video_colour_option_errors_and_tool(tool_runner, tmp_path):
+    with pytest.raises(ValueError, match="scene_colour='hue' is invalid"):
+        generate_dataset(str(tmp_path / 'a'), scene_colour='hue')
+    with pytest.raises(ValueError, match="scene_colour='per_video' .* num_static=5"):
+        generate_dataset(str(tmp_path / 'a'), scene_colour='per_video', num_static=5)
+    assert not (tmp_path / 'a').exists()
+    assert static_class_names(2, scene_colour='per_video') == ['anyhue_stripes',
+                                                                'anyhue_checker']
+    out = tmp_path / 'tool'
+    tool_runner(['tools/generate_dataset.py', str(out), '--num-static', '2',
+                 '--num-dynamic', '1', '--train-per-class', '1', '--val-per-class', '0',
+                 '--size', '32', '--frames', '2', '--no-motion-only',
+                 '--scene-colour', 'per_video'], timeout=120)
+    with open(out / 'meta.json') as f:
+        meta = json.load(f)
+    assert meta['options']['scene_colour'] == 'per_video'
+    assert meta['static_classes'] == ['anyhue_stripes', 'anyhue_checker']
