@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 VENV=${SDC_VENV:-.venv}
-exec "$VENV/bin/python" -m pytest tests projects -q "$@"
+# two worker processes (pytest-xdist; SDC_TEST_WORKERS=0 runs in this process)
+exec "$VENV/bin/python" -m pytest tests projects -q -n "${SDC_TEST_WORKERS:-2}" "$@"
