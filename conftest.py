@@ -4,6 +4,7 @@ the real clips in ../shared/videos (tests that need them skip where they are abs
 tiny generated dataset, and a runner for the command-line tools (each tool runs in a fresh
 interpreter, as a user would run it)."""
 import os
+import socket
 import os.path as osp
 import subprocess
 import sys
@@ -115,6 +116,13 @@ def video_path(generated_clips):
         return osp.join(require_shared_videos(), name)
 
     return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a test's process group)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def run_tool(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):

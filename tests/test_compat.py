@@ -1,7 +1,6 @@
 """Each workaround in sdc_mmaction.compat: it is needed here, it works, and it stays out of
 the way where upstream is fixed."""
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import torch.multiprocessing as mp
 
 import sdc_mmaction  # noqa: F401  (applies the fixes)
 from sdc_mmaction import compat
+from conftest import free_port
 
 
 def test_fixes_applied_on_this_stack():
@@ -87,12 +87,6 @@ def test_missing_checkpoint_names_file(tmp_path):
         compat.load_local_checkpoint(str(tmp_path / 'nope.pth'))
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _dist_worker(rank, world_size, port, queue):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
@@ -109,7 +103,7 @@ def _dist_worker(rank, world_size, port, queue):
 def test_init_dist_pytorch_on_cpu():
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
-    port = _free_port()
+    port = free_port()
     procs = [ctx.Process(target=_dist_worker, args=(r, 2, port, queue)) for r in range(2)]
     for proc in procs:
         proc.start()
@@ -138,7 +132,7 @@ open(f'{marker}.after{rank}', 'w').close()
 def test_leave_distributed_run_exits_every_rank_cleanly(tmp_path):
     marker = str(tmp_path / 'rank')
     env = dict(os.environ, WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
-               MASTER_PORT=str(_free_port()), OMP_NUM_THREADS='1')
+               MASTER_PORT=str(free_port()), OMP_NUM_THREADS='1')
     env.pop('PYTHONUNBUFFERED', None)  # keep stdout buffered, as in a batch job
     procs = [subprocess.Popen([sys.executable, '-c', _LEAVE_SCRIPT, marker],
                               env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),

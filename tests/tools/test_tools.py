@@ -21,7 +21,6 @@ import os
 import os.path as osp
 import pickle
 import re
-import socket
 
 import numpy as np
 import pytest
@@ -32,6 +31,7 @@ import sdc_mmaction  # noqa: F401  (registration)
 from sdc_mmaction.apis import test as test_api
 from sdc_mmaction.apis import train as train_api
 from conftest import REPO_ROOT  # noqa: E402
+from conftest import free_port
 
 REPO = REPO_ROOT
 TINY = 'configs/sdc/sdc_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py'
@@ -65,12 +65,6 @@ def queue_rows_after(epochs):
     head = TINY_CFG.model.align_head
     queued = max(0, epochs - head.queue_start_epoch) * ITERS_PER_EPOCH * BATCH_SIZE
     return min(head.queue_length, queued)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
 
 
 def training_options(data_root, max_epochs):
@@ -252,7 +246,7 @@ def test_dist_train_two_processes_on_cpu(tool_runner, generated_dataset, tmp_pat
     work_dir = str(tmp_path / 'dist')
     proc = tool_runner(['tools/dist_train.sh', TINY, '2', '--work-dir', work_dir,
                         *training_options(generated_dataset, 1)],
-                       env=dict(ENV, PORT=free_port()), timeout=300)
+                       env=dict(ENV, PORT=str(free_port())), timeout=300)
     assert proc.returncode == 0
     assert 'Distributed training: True' in proc.stdout
     rows = read_scalars(work_dir)
@@ -270,7 +264,7 @@ def test_dist_test_matches_single_process(tested, runs, tool_runner):
     proc = tool_runner(['tools/dist_test.sh', TINY, tested['checkpoint'], '2', '--work-dir',
                         str(runs['root'] / 'dist_test'), '--dump', dump,
                         *evaluation_options(runs['data'])],
-                       env=dict(ENV, PORT=free_port()), timeout=300)
+                       env=dict(ENV, PORT=str(free_port())), timeout=300)
     assert printed_recall(proc.stdout) == printed_recall(tested['log'])
     # the ranks' halves are gathered back into the dataset's order
     _, feats, labels = dumped_features(dump)

@@ -1,6 +1,5 @@
 """The study's loss variants (teacher targets for Eq. 4, the code regression) against
 plain numpy references."""
-import math
 
 import numpy as np
 import pytest
@@ -9,6 +8,8 @@ import torch
 from projects.cpu_scale_study.cpu_scale_study.models import (code_regression_loss,
                                                               teacher_alignment_loss)
 from sdc_mmaction.models.losses import concept_alignment_loss, sinkhorn_knopp
+
+from loss_references import ref_cross_entropy, ref_sinkhorn
 
 torch.set_num_threads(1)
 
@@ -22,29 +23,6 @@ def rand_codes(n, k, seed=0):
     """Cosine-like scores in [-1, 1]."""
     gen = torch.Generator().manual_seed(seed)
     return torch.rand(n, k, generator=gen) * 2 - 1
-
-
-def ref_sinkhorn(scores, epsilon=0.05, num_iters=3):
-    """SwAV's algorithm, as written there (no log space), in float64 numpy."""
-    q = np.exp(np.asarray(scores, np.float64) / epsilon).T  # (K, B)
-    num_k, num_b = q.shape
-    q /= q.sum()
-    for _ in range(num_iters):
-        q /= q.sum(axis=1, keepdims=True)
-        q /= num_k
-        q /= q.sum(axis=0, keepdims=True)
-        q /= num_b
-    q *= num_b
-    return q.T
-
-
-def ref_cross_entropy(scores, targets, tau):
-    """-1/N sum_n sum_k t_nk log(exp(s_nk / tau) / sum_k' exp(s_nk' / tau))."""
-    total = 0.0
-    for s_row, t_row in zip(np.asarray(scores, np.float64), np.asarray(targets, np.float64)):
-        denom = sum(math.exp(s / tau) for s in s_row)
-        total -= sum(t * math.log(math.exp(s / tau) / denom) for s, t in zip(s_row, t_row))
-    return total / len(scores)
 
 
 def test_without_target_codes_it_is_the_core_loss():

@@ -12,23 +12,13 @@ from projects.cpu_scale_study.cpu_scale_study.models import (code_regression_los
                                                               teacher_alignment_loss)
 from sdc_mmaction.models.losses import concept_alignment_loss
 
-KS, KD, TOP_K = 6, 4, 2
-CHANNELS = 64  # R(2+1)D-18 with base_channels=8
+from recognizer_helpers import CHANNELS, KD, KS, TOP_K, backbone_cfg, batch  # noqa: F401
 
 
 @pytest.fixture(autouse=True, scope='module')
 def mmaction_scope():
     # mmcv builds Conv2plus1d through the default scope, as the runner sets it.
     init_default_scope('mmaction')
-
-
-def backbone_cfg():
-    return dict(
-        type='ResNet2Plus1d', depth=18, base_channels=8, pretrained=None,
-        pretrained2d=False, conv_cfg=dict(type='Conv2plus1d'),
-        norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3), conv1_kernel=(3, 7, 7),
-        conv1_stride_t=1, pool1_stride_t=1, inflate=(1, 1, 1, 1),
-        spatial_strides=(1, 2, 2, 2), temporal_strides=(1, 2, 2, 2))
 
 
 def model_cfg(**overrides):
@@ -47,11 +37,6 @@ def model_cfg(**overrides):
 def build(**overrides):
     torch.manual_seed(0)
     return MODELS.build(model_cfg(**overrides))
-
-
-def batch(n=4, views=3, t=8, size=64, seed=1):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(n, views, 3, t, size, size, generator=gen)
 
 
 def test_without_momentum_it_trains_the_core_objective():

@@ -4,7 +4,6 @@ after an update (every rank holds the global batch's keys), and the error when t
 batch does not divide the queue."""
 import datetime
 import os.path as osp
-import socket
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
+from conftest import free_port
 from sdc_mmaction.compat import leave_distributed_run
 from sdc_mmaction.models.losses import (activation_alignment_loss, multi_positive_info_nce,
                                         queue_affinity, top_k_queue_positives)
@@ -86,12 +86,6 @@ def _worker(rank, port, out_dir):
         dist.destroy_process_group()
         raise
     leave_distributed_run()
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope='module')

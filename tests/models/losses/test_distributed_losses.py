@@ -3,13 +3,13 @@ the same 2B samples: Sinkhorn solves one global problem, the mean of the ranks' 
 local losses equals the single-process loss, and so do the DDP-averaged gradients."""
 import datetime
 import os.path as osp
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from conftest import free_port
 from sdc_mmaction.compat import leave_distributed_run
 from sdc_mmaction.models.losses import (all_gather_with_grad, concept_alignment_loss,
                                         concept_codes, info_nce_loss, local_concept_loss,
@@ -92,12 +92,6 @@ def _worker(rank, port, out_dir):
         dist.destroy_process_group()
         raise
     leave_distributed_run()  # exits as the tools do (compat fix 4: gloo abort at exit)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope='module')

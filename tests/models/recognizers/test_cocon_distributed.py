@@ -4,13 +4,13 @@ applies) equal one process's on the same 4 clips. Eval mode keeps BatchNorm on i
 statistics, so the features do not depend on how the batch is split."""
 import datetime
 import os.path as osp
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from conftest import free_port
 from sdc_mmaction.compat import leave_distributed_run
 
 WORLD_SIZE, LOCAL_BATCH, BLOCKS = 2, 2, 4
@@ -63,12 +63,6 @@ def _worker(rank, port, out_dir):
         dist.destroy_process_group()
         raise
     leave_distributed_run()
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
