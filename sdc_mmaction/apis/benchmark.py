@@ -6,7 +6,7 @@ share (c) and the targets are SDC's and are left out for it.
 
 What :func:`run_benchmark` measures, on one machine and in one call:
 
-(a) **data pipeline** clips/s: the data engineer's pipeline benchmark
+(a) **data pipeline** clips/s: the pipeline benchmark
     (``tools/benchmark_pipeline.py``, stock vs SDC pipeline) when it is importable,
     otherwise the config's train dataloader iterated for a few batches (SDC only).
 (b) **training step** time and peak memory of SDC pre-training (the config's
@@ -486,7 +486,7 @@ def measure_pipeline(cfg, clip_shape: Sequence[int], num_clips: int, rounds: int
     """Data-pipeline clips/s, stock vs SDC, on the config's train videos (or on every video
     of ``video_dir``).
 
-    Uses the data engineer's :func:`sdc_mmaction.apis.benchmark_pipeline.benchmark_pipelines`
+    Uses :func:`sdc_mmaction.apis.benchmark_pipeline.benchmark_pipelines`
     (both pipelines on the same videos, alternating rounds, one process, no workers);
     without it, or for ``own_pipeline`` (a method name, e.g. ``'dclr'``), iterates the
     config's train dataloader (that method's pipeline only). Missing data is not an
