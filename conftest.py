@@ -94,7 +94,7 @@ def encode_clip(path, frames, fps, codec_options):
 
 @pytest.fixture(scope='session')
 def generated_clips(tmp_path_factory):
-    """name -> path of the clips of :data:`GENERATED_CLIPS`, encoded once per test session
+    """name -> path of the clips of :data:`GENERATED_CLIPS`, encoded once per test run
     (about 2 s) into one folder of their own, read-only for the tests."""
     folder = tmp_path_factory.mktemp('generated_clips')
     paths = {}

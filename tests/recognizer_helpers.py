@@ -1,5 +1,6 @@
 """A tiny ConceptPretrainRecognizer and batches for it, shared by the model tests."""
 import torch
+from mmengine.registry import init_default_scope
 
 import sdc_mmaction  # noqa: F401  (registration)
 from mmaction.registry import MODELS
@@ -38,3 +39,15 @@ def build(**overrides):
 def batch(n=4, views=3, t=8, size=64, seed=1):
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(n, views, 3, t, size, size, generator=gen)
+
+
+def one_training_step(cfg):
+    """Build ``cfg.model`` and compute one loss on a small random batch; the losses are
+    checked to be finite. Returns ``(model, losses)``."""
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    return model, losses

@@ -7,6 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
+from quickstart_helpers import concept_outcomes, paired_outcomes, probe_results
 from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETRAIN_CONFIG,
                                           VIEW_FEATURES, check_claims, check_threads,
                                           default_threads, extract_all, extraction_clips,
@@ -15,23 +16,14 @@ from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, PRETR
                                           threads_granted)
 
 
-def _probes(action_v, static, dynamic, motion):
-    """Probe results with every feature at ``static[f]`` etc. (defaults 0.5)."""
-    def row(values):
-        return {f: values.get(f, 0.5)
-                for f in FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES}
-    return dict(probes=dict(action=row(dict(v=action_v)), static=row(static),
-                            dynamic=row(dynamic), motion=row(motion)))
-
-
 def test_check_claims_pass_and_fail():
     margins = dict(action_over_random=0.1, decoupling=0.05)
-    random = _probes(0.30, {}, {}, {})
-    good = _probes(0.60, dict(q_v_s=0.9, q_v_d=0.4), dict(q_v_s=0.3, q_v_d=0.8),
+    random = probe_results(0.30, {}, {}, {})
+    good = probe_results(0.60, dict(q_v_s=0.9, q_v_d=0.4), dict(q_v_s=0.3, q_v_d=0.8),
                    dict(q_v_s=0.3, q_v_d=0.9))
     checks = check_claims(good, random, margins)
     assert all(c['passed'] for c in checks.values()), checks
-    bad = _probes(0.35, dict(q_v_s=0.9, q_v_d=0.9, F_v_d=0.9),
+    bad = probe_results(0.35, dict(q_v_s=0.9, q_v_d=0.9, F_v_d=0.9),
                   dict(q_v_s=0.3, q_v_d=0.3, F_v_d=0.3), dict(q_v_d=0.2, F_v_d=0.2))
     checks = check_claims(bad, random, margins)
     assert not checks['beats_random_on_action']['passed']  # 5 points < 10 needed
@@ -41,14 +33,6 @@ def test_check_claims_pass_and_fail():
     assert '35.0 vs 30.0' in checks['beats_random_on_action']['detail']
 
 
-def _pair(both, only_a, only_b, neither):
-    """Per-video outcomes of two probes of 64 videos, and their accuracies."""
-    a = [True] * (both + only_a) + [False] * (only_b + neither)
-    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
-    assert len(a) == len(b) == 64
-    return a, b, sum(a) / 64, sum(b) / 64
-
-
 def test_action_check_asks_for_a_paired_lead_beyond_chance():
     """The default preset's action check also asks the paired sign test: a 12.5-point
     lead on 64 videos made of 14 against 6 discordant videos (p = 0.058) is refused,
@@ -56,9 +40,9 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
     margins = dict(action_over_random=0.1, decoupling=0.05, action_p_value=0.05)
 
     def pair(both, only_sdc, only_random, neither):
-        sdc, rand, sdc_acc, rand_acc = _pair(both, only_sdc, only_random, neither)
-        sdc_res = dict(_probes(sdc_acc, {}, {}, {}), action_v_correct=sdc)
-        rand_res = dict(_probes(rand_acc, {}, {}, {}), action_v_correct=rand)
+        sdc, rand, sdc_acc, rand_acc = paired_outcomes(both, only_sdc, only_random, neither)
+        sdc_res = dict(probe_results(sdc_acc, {}, {}, {}), action_v_correct=sdc)
+        rand_res = dict(probe_results(rand_acc, {}, {}, {}), action_v_correct=rand)
         return check_claims(sdc_res, rand_res, margins)['beats_random_on_action']
 
     by_chance = pair(12, 14, 6, 32)  # 40.6 against 28.1
@@ -69,23 +53,12 @@ def test_action_check_asks_for_a_paired_lead_beyond_chance():
     assert clear['passed'], clear['detail']
     # without the test (the ci preset) only the lead counts
     no_test = dict(margins, action_p_value=None)
-    res = dict(_probes(0.406, {}, {}, {}))
-    assert check_claims(res, _probes(0.281, {}, {}, {}), no_test)[
+    res = dict(probe_results(0.406, {}, {}, {}))
+    assert check_claims(res, probe_results(0.281, {}, {}, {}), no_test)[
         'beats_random_on_action']['passed']
     # asked for but impossible: say what is missing instead of passing or failing quietly
     with pytest.raises(KeyError, match='action_v_correct in the sdc results'):
-        check_claims(res, _probes(0.281, {}, {}, {}), margins)
-
-
-def _concept_correct(**rows):
-    """``concept_correct`` with every probe wrong except the (label set, feature) given."""
-    correct = {labels: {f: [False] * 64
-                        for f in ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d', 'p_v_s', 'p_v_d')}
-               for labels in ('static', 'dynamic', 'motion')}
-    for key, outcomes in rows.items():
-        labels, feature = key.split('__')
-        correct[labels][feature] = outcomes
-    return correct
+        check_claims(res, probe_results(0.281, {}, {}, {}), margins)
 
 
 def test_motion_only_check_asks_for_a_paired_lead_beyond_chance():
@@ -97,12 +70,12 @@ def test_motion_only_check_asks_for_a_paired_lead_beyond_chance():
     margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
 
     def check(both, only_dyn, only_sta, neither, decoupling=0.05):
-        dyn, sta, dyn_acc, sta_acc = _pair(both, only_dyn, only_sta, neither)
+        dyn, sta, dyn_acc, sta_acc = paired_outcomes(both, only_dyn, only_sta, neither)
         # F_v_d and q_v_s are the best of their kind; the others read 10 %
-        res = dict(_probes(0.5, {}, {}, dict(q_v_d=0.1, F_v_d=dyn_acc, q_v_s=sta_acc,
+        res = dict(probe_results(0.5, {}, {}, dict(q_v_d=0.1, F_v_d=dyn_acc, q_v_s=sta_acc,
                                              F_v_s=0.1)),
-                   concept_correct=_concept_correct(motion__F_v_d=dyn, motion__q_v_s=sta))
-        return check_claims(res, _probes(0.5, {}, {}, {}),
+                   concept_correct=concept_outcomes(motion__F_v_d=dyn, motion__q_v_s=sta))
+        return check_claims(res, probe_results(0.5, {}, {}, {}),
                             dict(margins, decoupling=decoupling))[
             'motion_only_dynamic_beats_static']
 
@@ -116,7 +89,7 @@ def test_motion_only_check_asks_for_a_paired_lead_beyond_chance():
     # the lead is still needed: the same significant pair fails a 20-point margin
     assert not check(9, 12, 2, 41, decoupling=0.2)['passed']
     with pytest.raises(KeyError, match='concept_correct in the sdc results'):
-        check_claims(_probes(0.5, {}, {}, {}), _probes(0.5, {}, {}, {}), margins)
+        check_claims(probe_results(0.5, {}, {}, {}), probe_results(0.5, {}, {}, {}), margins)
 
 
 def test_scene_and_motion_checks_pair_one_feature_over_two_label_sets():
@@ -125,15 +98,15 @@ def test_scene_and_motion_checks_pair_one_feature_over_two_label_sets():
     against 4 discordant videos (p = 0.133) does not; without the level only the lead
     counts."""
     margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
-    scene, motion, scene_acc, motion_acc = _pair(10, 54, 0, 0)  # 100 against 15.6
-    dyn_motion, dyn_scene, dyn_motion_acc, dyn_scene_acc = _pair(10, 9, 4, 41)  # 29.7 / 21.9
-    res = dict(_probes(0.5, dict(q_v_s=scene_acc, F_v_s=0.0, q_v_d=dyn_scene_acc, F_v_d=0.5),
+    scene, motion, scene_acc, motion_acc = paired_outcomes(10, 54, 0, 0)  # 100 against 15.6
+    dyn_motion, dyn_scene, dyn_motion_acc, dyn_scene_acc = paired_outcomes(10, 9, 4, 41)  # 29.7 / 21.9
+    res = dict(probe_results(0.5, dict(q_v_s=scene_acc, F_v_s=0.0, q_v_d=dyn_scene_acc, F_v_d=0.5),
                        dict(q_v_s=motion_acc, F_v_s=0.0, q_v_d=dyn_motion_acc, F_v_d=0.5),
                        {}),
-               concept_correct=_concept_correct(
+               concept_correct=concept_outcomes(
                    static__q_v_s=scene, dynamic__q_v_s=motion,
                    dynamic__q_v_d=dyn_motion, static__q_v_d=dyn_scene))
-    checks = check_claims(res, _probes(0.5, {}, {}, {}), margins)
+    checks = check_claims(res, probe_results(0.5, {}, {}, {}), margins)
     static = checks['static_features_know_the_scene']
     assert static['passed'], static['detail']
     assert 'only the scene probe right on 54, only the motion probe on 0' in static['detail']
@@ -142,7 +115,7 @@ def test_scene_and_motion_checks_pair_one_feature_over_two_label_sets():
     assert '29.7 vs 21.9' in dynamic['detail']
     assert 'only the motion probe right on 9, only the scene probe on 4, p = 0.133' in \
         dynamic['detail']
-    no_test = check_claims(res, _probes(0.5, {}, {}, {}), dict(margins, decoupling_p_value=None))
+    no_test = check_claims(res, probe_results(0.5, {}, {}, {}), dict(margins, decoupling_p_value=None))
     assert no_test['dynamic_features_know_the_motion']['passed']
 
 

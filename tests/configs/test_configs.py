@@ -48,18 +48,6 @@ def test_config_loads_and_model_builds(path):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
-def one_training_step(cfg):
-    """Build ``cfg.model`` and compute one loss on a small random batch; the losses are
-    checked to be finite. Returns ``(model, losses)``."""
-    init_default_scope('mmaction')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.train()
-    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
-    assert all(torch.isfinite(v) for v in losses.values())
-    return model, losses
-
-
 def pipeline_step(cfg, name):
     steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == name]
     assert len(steps) == 1, name

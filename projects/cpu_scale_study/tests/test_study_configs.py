@@ -3,11 +3,11 @@ import glob
 import os.path as osp
 
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT
+from recognizer_helpers import one_training_step
 from mmaction.registry import MODELS
 
 STUDY = osp.join(REPO_ROOT, 'projects', 'cpu_scale_study')
@@ -17,18 +17,6 @@ CONFIGS = sorted(osp.relpath(p, REPO_ROOT)
 
 def load(path):
     return Config.fromfile(osp.join(REPO_ROOT, path))
-
-
-def one_training_step(cfg):
-    """Build ``cfg.model`` and compute one loss on a small random batch; the losses are
-    checked to be finite. Returns ``(model, losses)``."""
-    init_default_scope('mmaction')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.train()
-    losses = model(torch.randn(2, 3, 3, 8, 32, 32), None, mode='loss')
-    assert all(torch.isfinite(v) for v in losses.values())
-    return model, losses
 
 
 @pytest.mark.parametrize('path', CONFIGS)

@@ -1,12 +1,11 @@
 """StaticHalfWarmupHook and CodeRegressionWarmupHook with a stand-in runner."""
-import types
 
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
 
 import projects.cpu_scale_study.cpu_scale_study  # noqa: F401  (registration)
+from hook_helpers import fake_runner, weights_over_epochs
 from mmaction.registry import HOOKS, MODELS
 from projects.cpu_scale_study.cpu_scale_study.engine import (CodeRegressionWarmupHook,
                                                               StaticHalfWarmupHook)
@@ -31,27 +30,6 @@ class HeadsOnly(nn.Module):
         pooled = {v: torch.randn(batch_size, 4, generator=gen)
                   for v in ('clip', 'static', 'diff')}
         return self.align_head.loss(pooled, self.align_head(pooled))
-
-
-def fake_runner(model, epoch=0):
-    runner = types.SimpleNamespace(
-        model=model, epoch=epoch, iter=epoch * 10, hooks=[],
-        logger=MMLogger.get_instance('sdc_test_study_hooks'))
-    runner.train_loop = types.SimpleNamespace(max_epochs=10)
-    runner._train_loop = runner.train_loop
-    return runner
-
-
-def weights_over_epochs(hook, runner, read_weight, num_epochs=4):
-    """Run a warm-up hook from the start over ``num_epochs``; the weight of each epoch."""
-    hook.before_run(runner)
-    hook.before_train(runner)
-    weights = []
-    for epoch in range(num_epochs):
-        runner.epoch = epoch
-        hook.before_train_epoch(runner)
-        weights.append(read_weight())
-    return weights
 
 
 def test_static_half_warmup_schedule_resume_and_errors():

@@ -17,41 +17,12 @@ from projects.cpu_scale_study.cpu_scale_study.apis.code_parts import (
     PARTS, format_code_parts, probe_dynamic_code_parts)
 from projects.cpu_scale_study.cpu_scale_study.apis.quickstart_diagnostics import (
     VARIANCE_FEATURES, check_distributions, check_feature_families, format_diagnostics)
-from sdc_mmaction.apis.quickstart import (DISTRIBUTION_FEATURES, FEATURES, VIEW_FEATURES,
-                                          check_claims, extraction_clips, run_quickstart,
+from quickstart_helpers import concept_outcomes, paired_outcomes, probe_results
+from sdc_mmaction.apis.quickstart import (check_claims, extraction_clips, run_quickstart,
                                           trained_config)
 
 STUDY = osp.join(REPO_ROOT, 'projects', 'cpu_scale_study')
 REPO = REPO_ROOT
-
-
-def _probes(action_v, static, dynamic, motion):
-    """Probe results with every feature at ``static[f]`` etc. (defaults 0.5)."""
-    def row(values):
-        return {f: values.get(f, 0.5)
-                for f in FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES}
-    return dict(probes=dict(action=row(dict(v=action_v)), static=row(static),
-                            dynamic=row(dynamic), motion=row(motion)))
-
-
-def _pair(both, only_a, only_b, neither):
-    """Per-video outcomes of two probes of 64 videos, and their accuracies."""
-    a = [True] * (both + only_a) + [False] * (only_b + neither)
-    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
-    assert len(a) == len(b) == 64
-    return a, b, sum(a) / 64, sum(b) / 64
-
-
-def _concept_correct(**rows):
-    """``concept_correct`` with every outcome list False but those given as
-    ``labels__feature=list``."""
-    out = {labels: {f: [False] * 64 for f in ('q_v_s', 'q_v_d', 'F_v_s', 'F_v_d',
-                                              'p_v_s', 'p_v_d')}
-           for labels in ('static', 'dynamic', 'motion')}
-    for key, value in rows.items():
-        labels, feature = key.split('__')
-        out[labels][feature] = value
-    return out
 
 
 def _reportable(res):
@@ -65,16 +36,16 @@ def test_distribution_checks_ask_the_same_of_the_concept_distributions_only():
     while the paper's features fail the claims' checks, and distributions that read the
     scene fail; the paired test is asked of them as of the claims."""
     margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
-    random = _probes(0.3, {}, {}, {})
-    right, wrong, right_acc, wrong_acc = _pair(10, 40, 2, 12)  # 78.1 against 18.8
+    random = probe_results(0.3, {}, {}, {})
+    right, wrong, right_acc, wrong_acc = paired_outcomes(10, 40, 2, 12)  # 78.1 against 18.8
     # the paper's features all read the scene; the distributions read their own factor
-    res = dict(_probes(0.5, dict(q_v_s=0.9, q_v_d=0.9, F_v_d=0.9, F_v_s=0.9,
+    res = dict(probe_results(0.5, dict(q_v_s=0.9, q_v_d=0.9, F_v_d=0.9, F_v_s=0.9,
                                  p_v_s=right_acc, p_v_d=wrong_acc),
                        dict(q_v_s=0.3, q_v_d=0.3, F_v_d=0.3, F_v_s=0.3,
                             p_v_s=wrong_acc, p_v_d=right_acc),
                        dict(q_v_s=0.5, q_v_d=0.3, F_v_d=0.3, F_v_s=0.5,
                             p_v_s=wrong_acc, p_v_d=right_acc)),
-               concept_correct=_concept_correct(
+               concept_correct=concept_outcomes(
                    static__p_v_s=right, dynamic__p_v_s=wrong, dynamic__p_v_d=right,
                    static__p_v_d=wrong, motion__p_v_d=right, motion__p_v_s=wrong))
     claims, dists = check_claims(res, random, margins), check_distributions(res, margins)
@@ -94,11 +65,11 @@ def test_distribution_checks_ask_the_same_of_the_concept_distributions_only():
     scene_reading = dict(res, probes=dict(
         probes, static=dict(probes['static'], p_v_d=right_acc),
         dynamic=dict(probes['dynamic'], p_v_d=wrong_acc)),
-        concept_correct=_concept_correct(dynamic__p_v_d=wrong, static__p_v_d=right))
+        concept_correct=concept_outcomes(dynamic__p_v_d=wrong, static__p_v_d=right))
     assert not check_distributions(scene_reading, margins)[
         'dynamic_features_know_the_motion']['passed']
     with pytest.raises(KeyError, match='concept_correct'):
-        check_distributions(_probes(0.5, {}, {}, {}), margins)
+        check_distributions(probe_results(0.5, {}, {}, {}), margins)
     table = format_diagnostics(dict(sdc=_reportable(res), random=_reportable(random),
                                     distribution_checks=dists))
     asked = table.split('## The decoupling checks asked of the concept distributions')[1]
@@ -114,13 +85,13 @@ def test_feature_family_checks_judge_the_codes_and_the_local_features_apart():
     read the motion as well on both halves fail the motion-only check, as the claims do
     (their best static feature is ``F_v_s``)."""
     margins = dict(action_over_random=0.1, decoupling=0.05, decoupling_p_value=0.05)
-    random = _probes(0.3, {}, {}, {})
-    right, wrong, right_acc, wrong_acc = _pair(10, 40, 2, 12)  # 78.1 against 18.8
-    res = dict(_probes(0.5, dict(q_v_s=right_acc, q_v_d=wrong_acc, F_v_s=0.9, F_v_d=0.9),
+    random = probe_results(0.3, {}, {}, {})
+    right, wrong, right_acc, wrong_acc = paired_outcomes(10, 40, 2, 12)  # 78.1 against 18.8
+    res = dict(probe_results(0.5, dict(q_v_s=right_acc, q_v_d=wrong_acc, F_v_s=0.9, F_v_d=0.9),
                        dict(q_v_s=wrong_acc, q_v_d=right_acc, F_v_s=0.3, F_v_d=0.3),
                        dict(q_v_s=wrong_acc, q_v_d=right_acc, F_v_s=right_acc,
                             F_v_d=right_acc)),
-               concept_correct=_concept_correct(
+               concept_correct=concept_outcomes(
                    static__q_v_s=right, dynamic__q_v_s=wrong, dynamic__q_v_d=right,
                    static__q_v_d=wrong, motion__q_v_d=right, motion__q_v_s=wrong,
                    motion__F_v_s=right, motion__F_v_d=right))

@@ -13,6 +13,7 @@ from projects.cpu_scale_study.cpu_scale_study.models import (code_regression_los
 from sdc_mmaction.models.losses import concept_alignment_loss
 
 from recognizer_helpers import CHANNELS, KD, KS, TOP_K, backbone_cfg, batch  # noqa: F401
+from recognizer_helpers import model_cfg as shared_model_cfg
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -22,14 +23,9 @@ def mmaction_scope():
 
 
 def model_cfg(**overrides):
-    cfg = dict(
-        type='TeacherConceptRecognizer',
-        backbone=backbone_cfg(),
-        align_head=dict(type='TeacherConceptAlignHead', in_channels=CHANNELS,
-                        num_static_concepts=KS, num_dynamic_concepts=KD),
-        local_head=dict(type='LocalConceptContrastHead', in_channels=CHANNELS,
-                        num_static_concepts=KS, num_dynamic_concepts=KD, top_k=TOP_K),
-        data_preprocessor=dict(type='mmengine.BaseDataPreprocessor'))
+    """The shared tiny recognizer as the study's teacher recognizer and align head."""
+    cfg = shared_model_cfg(type='TeacherConceptRecognizer')
+    cfg['align_head'] = dict(cfg['align_head'], type='TeacherConceptAlignHead')
     cfg.update(overrides)
     return cfg
 

@@ -8,7 +8,7 @@ from mmengine.registry import init_default_scope
 import projects.cpu_scale_study.cpu_scale_study  # noqa: F401  (registration)
 from mmaction.registry import HOOKS, MODELS
 from projects.cpu_scale_study.cpu_scale_study.models import TeacherConceptRecognizer
-from test_study_hooks import fake_runner, weights_over_epochs
+from hook_helpers import fake_runner, weights_over_epochs
 from test_teacher_recognizer import CHANNELS, KD, KS, batch, model_cfg
 
 

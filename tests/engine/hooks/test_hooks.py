@@ -13,6 +13,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 import sdc_mmaction  # noqa: F401  (registration)
+from hook_helpers import fake_runner, weights_over_epochs
 from mmaction.registry import HOOKS, MODELS
 from sdc_mmaction.compat import leave_distributed_run
 from sdc_mmaction.engine.hooks import ConceptQueueHook, LocalLossWarmupHook
@@ -38,28 +39,6 @@ class HeadsOnly(nn.Module):
         pooled = {v: torch.randn(batch_size, 4, generator=gen)
                   for v in ('clip', 'static', 'diff')}
         return self.align_head.loss(pooled, self.align_head(pooled))
-
-
-def fake_runner(model, epoch=0, loop=None):
-    """The runner attributes the hooks use."""
-    runner = types.SimpleNamespace(
-        model=model, epoch=epoch, iter=epoch * 10, hooks=[],
-        logger=MMLogger.get_instance('sdc_test_hooks'))
-    runner.train_loop = loop if loop is not None else types.SimpleNamespace(max_epochs=10)
-    runner._train_loop = runner.train_loop
-    return runner
-
-
-def weights_over_epochs(hook, runner, read_weight, num_epochs=4):
-    """Run a warm-up hook from the start over ``num_epochs``; the weight of each epoch."""
-    hook.before_run(runner)
-    hook.before_train(runner)
-    weights = []
-    for epoch in range(num_epochs):
-        runner.epoch = epoch
-        hook.before_train_epoch(runner)
-        weights.append(read_weight())
-    return weights
 
 
 # ---------------------------------------------------------------------------- warm-up

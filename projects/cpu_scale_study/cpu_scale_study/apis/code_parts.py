@@ -7,7 +7,6 @@ one clip's codes (see ``cosine_code_parts``). :func:`probe_dynamic_code_parts` p
 each part of a finished quick start's model on the scene and the motion label
 (see the study's README).
 """
-import json
 import os.path as osp
 from collections import OrderedDict
 from typing import Optional
@@ -39,21 +38,9 @@ def probe_dynamic_code_parts(work_dir: str, data_root: Optional[str] = None) -> 
     from sdc_mmaction.apis.concept_analysis import linear_probe
     from sdc_mmaction.apis.quickstart import extract_all, trained_config
 
-    results = osp.join(work_dir, 'results.json')
-    if not osp.isfile(results):
-        raise FileNotFoundError(f'{results} is missing: run the quick start into {work_dir} '
-                                'first')
-    with open(results) as handle:
-        report = json.load(handle)
-    for key in ('checkpoint', 'config'):
-        if key not in report:
-            raise KeyError(f'{results} has no {key!r}; rerun the quick start into {work_dir}')
-    data_root = data_root or osp.join(work_dir, 'data')
-    meta_path = osp.join(data_root, 'meta.json')
-    if not osp.isfile(meta_path):
-        raise FileNotFoundError(f'{meta_path} is missing: pass the data root of this run')
-    with open(meta_path) as handle:
-        meta = json.load(handle)
+    from .quickstart_diagnostics import load_quickstart_run
+
+    report, data_root, meta = load_quickstart_run(work_dir, data_root)
     config = trained_config(osp.join(work_dir, 'pretrain'), report['config'])
     # only the scenes videos carry both labels; the motion-only ones are not probed here
     extracted = extract_all(report['checkpoint'], data_root, meta, 1, 'SDC code parts',

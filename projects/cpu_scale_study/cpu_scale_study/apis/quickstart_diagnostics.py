@@ -140,12 +140,11 @@ def format_diagnostics(result: Mapping) -> str:
     return '\n'.join(lines)
 
 
-def diagnose_quickstart(work_dir: str, data_root: Optional[str] = None) -> dict:
-    """Re-extract the features of a finished quick start in ``work_dir`` (its
-    ``results.json`` names the checkpoint, config, preset and dataset) and write
-    ``diagnostics.md`` / ``diagnostics.json`` there; returns the result."""
-    from sdc_mmaction.apis.quickstart import PRESETS
-
+def load_quickstart_run(work_dir: str, data_root: Optional[str] = None):
+    """``(report, data_root, meta)`` of a finished quick start in ``work_dir``: its
+    ``results.json``, its dataset folder (``data_root``, else the one the report names,
+    else ``work_dir/data``) and that dataset's ``meta.json``; a clear error where one is
+    missing."""
     results = osp.join(work_dir, 'results.json')
     if not osp.isfile(results):
         raise FileNotFoundError(f'{results} is missing: run the quick start into {work_dir} '
@@ -158,6 +157,19 @@ def diagnose_quickstart(work_dir: str, data_root: Optional[str] = None) -> dict:
         raise FileNotFoundError(f'{meta_path} is missing: pass the data root of this run')
     with open(meta_path) as handle:
         meta = json.load(handle)
+    for key in ('checkpoint', 'config'):
+        if key not in report:
+            raise KeyError(f'{results} has no {key!r}; rerun the quick start into {work_dir}')
+    return report, data_root, meta
+
+
+def diagnose_quickstart(work_dir: str, data_root: Optional[str] = None) -> dict:
+    """Re-extract the features of a finished quick start in ``work_dir`` (its
+    ``results.json`` names the checkpoint, config, preset and dataset) and write
+    ``diagnostics.md`` / ``diagnostics.json`` there; returns the result."""
+    from sdc_mmaction.apis.quickstart import PRESETS
+
+    report, data_root, meta = load_quickstart_run(work_dir, data_root)
     preset = PRESETS[report['preset']]
     config = trained_config(osp.join(work_dir, 'pretrain'), report['config'])
     sdc = extract_all(report['checkpoint'], data_root, meta, preset['num_clips'], 'SDC',
