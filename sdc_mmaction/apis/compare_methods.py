@@ -32,7 +32,10 @@ import os.path as osp
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
 
 from .quickstart import (PRESETS, PRETRAIN_CONFIG, REPO_ROOT, extract_all, prepare_dataset,
                          pretrain, trained_config)
@@ -41,6 +44,10 @@ SUPERVISED_CONFIG = osp.join(REPO_ROOT, 'configs', 'supervised',
                              'supervised_r2plus1d-tiny_1xb4-8x2x1-8e_synthetic-rgb.py')
 TWO_TOWER_CONFIG = osp.join(REPO_ROOT, 'projects', 'cpu_scale_study', 'configs',
                             'sdc-two-tower_r2plus1d-tiny_synthetic.py')
+DCLR_CONFIG = osp.join(REPO_ROOT, 'configs', 'dclr',
+                       'dclr_r2plus1d-tiny_1xb4-8x2x2-8e_synthetic-rgb.py')
+COCON_DIFF_CONFIG = osp.join(REPO_ROOT, 'configs', 'cocon',
+                             'cocon_r18-2d3d-tiny_1xb4-8x2x1-8e_synthetic-rgb-diff.py')
 
 #: label sets probed: name -> (variant of the generated dataset, what the table calls it)
 LABEL_SETS = OrderedDict(action=('scenes', 'action'), static=('scenes', 'scene'),
@@ -65,15 +72,81 @@ SETTINGS_FILE = 'compare_settings.json'
 
 def extract_with_quickstart(checkpoint: Optional[str], config: str, data_root: str,
                             meta: Mapping, num_clips: int, features: Sequence[str],
-                            seed: int, desc: str) -> dict:
+                            seed: int, desc: str, **kwargs) -> dict:
     """The shared extractor: :func:`~sdc_mmaction.apis.quickstart.extract_all` on a model
     built from ``config`` (``checkpoint`` loaded whole, or its backbone only, or None for
     random weights drawn with ``seed``). Returns ``(variant, split) -> (features,
-    labels)``."""
+    labels)``. ``kwargs`` go to ``extract_all`` (e.g. ``derive_views``)."""
     extracted = extract_all(checkpoint, data_root, meta, num_clips, desc, config,
-                            features=features, init_seed=seed)
+                            features=features, init_seed=seed, **kwargs)
     extracted.pop('model')
     return extracted
+
+
+class ViewEncoderFeatures(torch.nn.Module):
+    """The clip features of a :class:`~sdc_mmaction.models.CoCon` model's per-view
+    encoders, for the shared extractor, which feeds RGB clips.
+
+    ``v``: the global average pool of the RGB encoder's backbone over a clip (what
+    ``tools/convert_pretrained.py --view rgb`` exports and fine-tuning uses). With
+    ``derive_views``, ``d``: the same of the frame-difference encoder over the clip's
+    T - 1 differences of adjacent frames, normalised as CoCon's data preprocessor
+    normalises its ``diff`` view.
+
+    Args:
+        cocon: a CoCon model with an ``rgb`` view and optionally a ``diff`` view.
+    """
+
+    def __init__(self, cocon: torch.nn.Module):
+        super().__init__()
+        from mmaction.models import ActionDataPreprocessor
+
+        if 'rgb' not in cocon.encoders:
+            raise KeyError(f'ViewEncoderFeatures: the CoCon model has the views '
+                           f'{list(cocon.encoders)}, no rgb')
+        preprocessor = cocon.data_preprocessor
+        self.data_preprocessor = ActionDataPreprocessor(
+            mean=preprocessor.mean_rgb.tolist(), std=preprocessor.std_rgb.tolist(),
+            format_shape='NCTHW')
+        self.backbones = torch.nn.ModuleDict(
+            {view: cocon.encoders[view]['backbone'] for view in cocon.encoders})
+        if 'diff' in self.backbones:
+            if preprocessor.mean_diff.abs().sum() != 0:
+                raise ValueError('ViewEncoderFeatures: the diff view must not subtract a '
+                                 f'mean, got {preprocessor.mean_diff.tolist()}')
+            # (x[t+1] - x[t]) / std_diff from clips normalised with the RGB statistics
+            self.register_buffer('diff_scale',
+                                 (preprocessor.std_rgb / preprocessor.std_diff).view(
+                                     1, -1, 1, 1, 1), persistent=False)
+
+    def _pooled(self, view: str, clips: torch.Tensor) -> torch.Tensor:
+        return self.backbones[view](clips).mean(dim=(2, 3, 4))
+
+    def features(self, clips: torch.Tensor, derive_views: bool = False) -> dict:
+        """(M, C, T, H, W) normalised RGB clips -> ``dict(v=(M, D)[, d=(M, D)])``."""
+        out = dict(v=self._pooled('rgb', clips))
+        if derive_views:
+            if 'diff' not in self.backbones:
+                raise KeyError('ViewEncoderFeatures: the CoCon model has no diff view to '
+                               f'derive from a clip (views {list(self.backbones)})')
+            diff = (clips[:, :, 1:] - clips[:, :, :-1]) * self.diff_scale
+            out['d'] = self._pooled('diff', diff)
+        return out
+
+
+def extract_view_encoders(checkpoint: Optional[str], config: str, data_root: str,
+                          meta: Mapping, num_clips: int, features: Sequence[str], seed: int,
+                          desc: str) -> dict:
+    """The shared extractor on the per-view encoders of a CoCon model (see
+    :class:`ViewEncoderFeatures`), with the clips of the SDC quick start."""
+    from .feature_extraction import build_model
+
+    torch.manual_seed(seed)
+    cocon, _ = build_model(config, checkpoint)
+    model = ViewEncoderFeatures(cocon).eval()
+    return extract_with_quickstart(None, PRETRAIN_CONFIG, data_root, meta, num_clips,
+                                   features, seed, desc, model=model,
+                                   derive_views=len(features) > 1)
 
 
 @dataclass(frozen=True)
@@ -138,6 +211,18 @@ register_method(Method(
     features=('v', ) + CONCEPT_FEATURES,
     note='one backbone per half of Eq. 4 (projects/cpu_scale_study); v is both towers '
     'side by side, twice as wide'))
+register_method(Method(
+    'dclr', 'DCLR', DCLR_CONFIG, features=('v', 'z_vs', 'z_vd'),
+    extractor=partial(extract_with_quickstart, derive_views=True,
+                      clips_config=PRETRAIN_CONFIG),
+    note="its own augmentations and two clips per video; z_vs / z_vd: the clip's static "
+    'and dynamic projections (the pooling weighted by the static frame\'s and the frame '
+    'difference\'s activation maps)'))
+register_method(Method(
+    'cocon_diff', 'CoCon, RGB + frame difference', COCON_DIFF_CONFIG, features=('v', 'd'),
+    extractor=extract_view_encoders,
+    note='ResNet18-2d3d encoders, one per view (its own backbone, as in CoCon); v: the RGB '
+    "encoder, d: the frame-difference encoder on the clip's differences"))
 
 
 def _log(message: str) -> None:
@@ -661,4 +746,4 @@ def _run_jobs(jobs: Sequence[Mapping], max_parallel: int, start: float) -> List[
 __all__ = ['Method', 'METHODS', 'DATASETS', 'LABEL_SETS', 'register_method', 'mean_sd',
            'pooled_sign_test', 'evaluate_features', 'run_one', 'summarise',
            'paired_tests', 'chance_levels', 'format_markdown', 'plot_comparison', 'compare_methods',
-           'extract_with_quickstart']
+           'extract_with_quickstart', 'ViewEncoderFeatures', 'extract_view_encoders']

@@ -312,7 +312,8 @@ def extract_concept_features(model: torch.nn.Module,
                              batch_size: int = 4,
                              num_workers: int = 0,
                              progress: bool = True,
-                             desc: str = 'features'
+                             desc: str = 'features',
+                             derive_views: Optional[bool] = None
                              ) -> Tuple[Dict[str, Tensor], Tensor, List[str]]:
     """The Table 3 features of every video of a list, with a progress bar.
 
@@ -325,6 +326,10 @@ def extract_concept_features(model: torch.nn.Module,
             :data:`DERIVED_VIEW_FEATURES` (the static frame's and the frame difference's
             own features and codes) are computed from views derived from each clip.
         clip_len, frame_interval, num_clips, resize, crop_size: clip sampling.
+        derive_views (bool, optional): pass the static frame and the frame difference
+            derived from each clip to the model (see
+            :func:`~sdc_mmaction.apis.feature_extraction.clip_features`). Default: where
+            a name of ``features`` is one of :data:`DERIVED_VIEW_FEATURES`.
 
     Returns:
         (features, labels, filenames): name -> (num_videos, D), (num_videos,), paths.
@@ -336,7 +341,8 @@ def extract_concept_features(model: torch.nn.Module,
     def transform(outputs):
         return concept_table_features(outputs, top_ratio, features)
 
-    derive_views = any(name in DERIVED_VIEW_FEATURES for name in features)
+    if derive_views is None:
+        derive_views = any(name in DERIVED_VIEW_FEATURES for name in features)
     return extract_video_features(model, loader, clip_transform=transform,
                                   progress=progress, desc=desc, derive_views=derive_views)
 

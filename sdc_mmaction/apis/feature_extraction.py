@@ -4,8 +4,9 @@ A video's feature is the average over ``num_clips`` uniformly spaced, centre-cro
 clips (MMAction2's ``SampleFrames(test_mode=True)`` + ``CenterCrop``) of a per-clip
 feature. Per-clip features come from
 
-- a ``ConceptPretrainRecognizer`` (anything with a ``features`` method returning a dict of
-  tensors): its tensor-mode outputs (``v``, ``q_v``, ``F_v``, ...), or
+- a model with a ``features`` method returning a dict of tensors (a
+  ``ConceptPretrainRecognizer``: ``v``, ``q_v``, ``F_v``, ...; ``DCLR``: ``v`` and, from
+  derived views, ``z_vs`` / ``z_vd``), or
 - any other model with a ``backbone`` (e.g. MMAction2's ``Recognizer3D`` built from a
   downstream config): ``{'v': global average pool of the backbone's last feature map}``,
 
@@ -174,17 +175,18 @@ def _strict_load(module: torch.nn.Module, state: Dict[str, Tensor], filename: st
     module.load_state_dict(state, strict=True)
 
 
-def _is_concept_model(model: torch.nn.Module) -> bool:
-    return callable(getattr(model, 'features', None)) and hasattr(model, 'align_head')
+def _has_features(model: torch.nn.Module) -> bool:
+    return callable(getattr(model, 'features', None))
 
 
 def clip_features(model: torch.nn.Module, clips: Tensor,
                   derive_views: bool = False) -> Dict[str, Tensor]:
     """Per-clip features of normalised clips (M, C, T, H, W); see the module docstring.
 
-    ``derive_views`` (concept models only): also the features of the static frame and
-    the frame difference derived from each clip (``s``, ``q_s``, ``d``, ``q_d``, ...)."""
-    if _is_concept_model(model):
+    ``derive_views`` (models with ``features`` only): also the features that need the
+    static frame and the frame difference derived from each clip (an SDC model's ``s``,
+    ``q_s``, ``d``, ``q_d``, ...; DCLR's ``z_vs``, ``z_vd``)."""
+    if _has_features(model):
         out = model.features(clips, derive_views=True) if derive_views else \
             model.features(clips)
         if not isinstance(out, dict):
@@ -193,7 +195,7 @@ def clip_features(model: torch.nn.Module, clips: Tensor,
         return out
     if derive_views:
         raise TypeError(f'a {type(model).__name__} has no static frame or frame difference '
-                        'views to derive (derive_views needs a concept model)')
+                        'views to derive (derive_views needs a model with features())')
     if not hasattr(model, 'backbone'):
         raise TypeError(f'cannot extract features from a {type(model).__name__}: it has '
                         'neither features() nor a backbone')

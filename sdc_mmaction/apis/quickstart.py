@@ -327,7 +327,10 @@ VARIANT_LABELS = OrderedDict(scenes=SCENE_LABELS,
 def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
                 num_clips: int, desc: str, config: str = PRETRAIN_CONFIG,
                 variants: Sequence[str] = tuple(VARIANT_LABELS),
-                features: Optional[Sequence[str]] = None, init_seed: int = 0) -> dict:
+                features: Optional[Sequence[str]] = None, init_seed: int = 0,
+                derive_views: Optional[bool] = None,
+                clips_config: Optional[str] = None,
+                model: Optional[torch.nn.Module] = None) -> dict:
     """Table 3 features of every list of ``variants`` (default: both), for one model
     (``checkpoint=None``: random), built from ``config`` and fed clips sampled as its
     training pipeline samples them. Returns ``(variant, split) -> (features, labels)``
@@ -335,7 +338,12 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
 
     ``features``: the names to extract (default: Table 3's, the concept distributions
     and the derived views' features). ``init_seed`` seeds the model's initialisation,
-    which is what a random model (``checkpoint=None``) is."""
+    which is what a random model (``checkpoint=None``) is. ``derive_views``: see
+    :func:`~sdc_mmaction.apis.concept_analysis.extract_concept_features`.
+    ``clips_config``: the config whose training clips the features are extracted from
+    (default: ``config``), for a model whose config samples its clips otherwise (e.g.
+    two clips per video). ``model``: extract with this model instead of one built from
+    ``config`` and ``checkpoint`` (both then unused but for the clips)."""
     from .concept_analysis import extract_concept_features, labels_for_videos
     from .feature_extraction import build_model
 
@@ -343,9 +351,10 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
     if unknown or not variants:
         raise ValueError(f'extract_all: variants {list(variants)} must be a non-empty '
                          f'subset of {list(VARIANT_LABELS)}')
-    torch.manual_seed(init_seed)  # the random baseline is the same network every run
-    model, _ = build_model(config, checkpoint)
-    clips = extraction_clips(config, meta)
+    if model is None:
+        torch.manual_seed(init_seed)  # the random baseline is the same network every run
+        model, _ = build_model(config, checkpoint)
+    clips = extraction_clips(config if clips_config is None else clips_config, meta)
     videos = osp.join(data_root, 'videos')
     ann = osp.join(data_root, 'annotations')
     out = {}
@@ -358,7 +367,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
                 features=(FEATURES + DISTRIBUTION_FEATURES + VIEW_FEATURES
                           if features is None else tuple(features)),
                 **clips, num_clips=num_clips, batch_size=8,
-                desc=f'{desc} {variant}/{split}')
+                desc=f'{desc} {variant}/{split}', derive_views=derive_views)
             labels = OrderedDict(
                 (name, labels_for_videos(files, osp.join(ann, f'{split}_{stem}.txt'),
                                          videos))

@@ -273,9 +273,17 @@ class DCLR(BaseModel):
         self._enqueue(keys)
         return losses
 
-    def features(self, inputs: Tensor) -> Dict[str, Tensor]:
+    def features(self, inputs: Tensor, derive_views: bool = False) -> Dict[str, Tensor]:
         """``dict(v=...)``: GAP of the query backbone's last map, (N, C), averaged over
-        the clips of (N, M, C, T, H, W) input."""
+        the clips of (N, M, C, T, H, W) input.
+
+        ``derive_views=True`` adds the clip's static and dynamic projections, ``z_vs`` =
+        g_vs(GAP(F_v ⊙ Â_s)) and ``z_vd`` = g_vd(GAP(F_v ⊙ Â_d)), (N, D) each, as the
+        loss computes them for q: Â_s and Â_d from the key encoder, on the static frame
+        and the frame difference that the data preprocessor derives from each clip
+        (``ConceptDataPreprocessor.views_from_clip``). These are the features DCLR
+        decouples, which the method comparison probes.
+        """
         if inputs.dim() == 5:
             clips, num_clips = inputs, 1
         elif inputs.dim() == 6:
@@ -283,8 +291,26 @@ class DCLR(BaseModel):
         else:
             raise ValueError(f'DCLR: features need (N, C, T, H, W) or (N, M, C, T, H, W), '
                              f'got {tuple(inputs.shape)}')
-        pooled = _last_feature_map(self.backbone(clips), self.backbone).mean(dim=(2, 3, 4))
-        return dict(v=pooled.reshape(-1, num_clips, pooled.shape[1]).mean(dim=1))
+        f_v = _last_feature_map(self.backbone(clips), self.backbone)
+        out = dict(v=f_v.mean(dim=(2, 3, 4)))
+        if derive_views:
+            derive = getattr(self.data_preprocessor, 'views_from_clip', None)
+            if derive is None:
+                raise TypeError(f'DCLR: {type(self.data_preprocessor).__name__} cannot derive '
+                                'the static frame and the frame difference from a clip (it '
+                                'has no views_from_clip)')
+            derived = derive(clips)
+            key = self.key_encoder.module
+            for name, view in (('vs', derived['static']), ('vd', derived['diff'])):
+                weights = normalised_activation(activation_map(
+                    _last_feature_map(key['backbone'](view), key['backbone'])))
+                if weights.shape[1:] != f_v.shape[2:]:
+                    # d has one frame fewer than the clip: bring its map to the clip's grid
+                    weights = nn.functional.interpolate(
+                        weights[:, None], size=f_v.shape[2:], mode='nearest')[:, 0]
+                out[f'z_{name}'] = self.heads[name](activation_weighted_pool(f_v, weights))
+        return {name: value.reshape(-1, num_clips, value.shape[1]).mean(dim=1)
+                for name, value in out.items()}
 
     def predict(self, inputs: Tensor, data_samples=None) -> List[ActionDataSample]:
         features = self.features(inputs)['v']

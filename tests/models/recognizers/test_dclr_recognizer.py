@@ -186,6 +186,34 @@ def test_features_and_predict_use_the_query_backbone():
     assert torch.equal(samples[1].v, out['v'][1])
 
 
+def test_derived_features_are_the_projections_of_the_clip_weighted_pools():
+    """z_vs / z_vd: the query heads g_vs / g_vd over GAP(F_v ⊙ Â), Â from the key encoder
+    on the static frame and the frame difference the data preprocessor derives."""
+    model = build()
+    model.loss(batch())  # the key encoder moves away from the query encoder
+    model.eval()
+    clips = torch.randn(3, 3, T, S, S)
+    with torch.no_grad():
+        out = model.features(clips, derive_views=True)
+        derived = model.data_preprocessor.views_from_clip(clips)
+        key = model.key_encoder.module['backbone']
+        f_v = model.backbone(clips)
+
+        def pool(view):
+            a = key(view).sum(dim=1)
+            a = a / a.mean(dim=(1, 2, 3), keepdim=True)
+            return (f_v * a.unsqueeze(1)).mean(dim=(2, 3, 4))
+
+        expected_s = model.heads['vs'](pool(derived['static']))
+        expected_d = model.heads['vd'](pool(derived['diff']))
+    assert sorted(out) == ['v', 'z_vd', 'z_vs']
+    torch.testing.assert_close(out['z_vs'], expected_s)
+    torch.testing.assert_close(out['z_vd'], expected_d)
+    assert not torch.allclose(out['z_vs'], out['z_vd'])
+    torch.testing.assert_close(out['v'], model.features(clips)['v'])
+    assert sorted(model.features(clips)) == ['v']
+
+
 def test_errors_name_the_setting():
     model = build(queue_length=5)
     with pytest.raises(ValueError, match='queue_length=5 is not a multiple of the global '
