@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import torch
-
+from .method_features import extract_view_encoders, prepare_optical_flow
 from .quickstart import (PRESETS, PRETRAIN_CONFIG, REPO_ROOT, extract_all, prepare_dataset,
                          pretrain, trained_config)
 
@@ -48,6 +47,8 @@ DCLR_CONFIG = osp.join(REPO_ROOT, 'configs', 'dclr',
                        'dclr_r2plus1d-tiny_1xb4-8x2x2-8e_synthetic-rgb.py')
 COCON_DIFF_CONFIG = osp.join(REPO_ROOT, 'configs', 'cocon',
                              'cocon_r18-2d3d-tiny_1xb4-8x2x1-8e_synthetic-rgb-diff.py')
+COCON_FLOW_CONFIG = osp.join(REPO_ROOT, 'configs', 'cocon',
+                             'cocon_r18-2d3d-tiny_1xb4-8x2x1-8e_synthetic-rgb-flow.py')
 
 #: label sets probed: name -> (variant of the generated dataset, what the table calls it)
 LABEL_SETS = OrderedDict(action=('scenes', 'action'), static=('scenes', 'scene'),
@@ -83,72 +84,6 @@ def extract_with_quickstart(checkpoint: Optional[str], config: str, data_root: s
     return extracted
 
 
-class ViewEncoderFeatures(torch.nn.Module):
-    """The clip features of a :class:`~sdc_mmaction.models.CoCon` model's per-view
-    encoders, for the shared extractor, which feeds RGB clips.
-
-    ``v``: the global average pool of the RGB encoder's backbone over a clip (what
-    ``tools/convert_pretrained.py --view rgb`` exports and fine-tuning uses). With
-    ``derive_views``, ``d``: the same of the frame-difference encoder over the clip's
-    T - 1 differences of adjacent frames, normalised as CoCon's data preprocessor
-    normalises its ``diff`` view.
-
-    Args:
-        cocon: a CoCon model with an ``rgb`` view and optionally a ``diff`` view.
-    """
-
-    def __init__(self, cocon: torch.nn.Module):
-        super().__init__()
-        from mmaction.models import ActionDataPreprocessor
-
-        if 'rgb' not in cocon.encoders:
-            raise KeyError(f'ViewEncoderFeatures: the CoCon model has the views '
-                           f'{list(cocon.encoders)}, no rgb')
-        preprocessor = cocon.data_preprocessor
-        self.data_preprocessor = ActionDataPreprocessor(
-            mean=preprocessor.mean_rgb.tolist(), std=preprocessor.std_rgb.tolist(),
-            format_shape='NCTHW')
-        self.backbones = torch.nn.ModuleDict(
-            {view: cocon.encoders[view]['backbone'] for view in cocon.encoders})
-        if 'diff' in self.backbones:
-            if preprocessor.mean_diff.abs().sum() != 0:
-                raise ValueError('ViewEncoderFeatures: the diff view must not subtract a '
-                                 f'mean, got {preprocessor.mean_diff.tolist()}')
-            # (x[t+1] - x[t]) / std_diff from clips normalised with the RGB statistics
-            self.register_buffer('diff_scale',
-                                 (preprocessor.std_rgb / preprocessor.std_diff).view(
-                                     1, -1, 1, 1, 1), persistent=False)
-
-    def _pooled(self, view: str, clips: torch.Tensor) -> torch.Tensor:
-        return self.backbones[view](clips).mean(dim=(2, 3, 4))
-
-    def features(self, clips: torch.Tensor, derive_views: bool = False) -> dict:
-        """(M, C, T, H, W) normalised RGB clips -> ``dict(v=(M, D)[, d=(M, D)])``."""
-        out = dict(v=self._pooled('rgb', clips))
-        if derive_views:
-            if 'diff' not in self.backbones:
-                raise KeyError('ViewEncoderFeatures: the CoCon model has no diff view to '
-                               f'derive from a clip (views {list(self.backbones)})')
-            diff = (clips[:, :, 1:] - clips[:, :, :-1]) * self.diff_scale
-            out['d'] = self._pooled('diff', diff)
-        return out
-
-
-def extract_view_encoders(checkpoint: Optional[str], config: str, data_root: str,
-                          meta: Mapping, num_clips: int, features: Sequence[str], seed: int,
-                          desc: str) -> dict:
-    """The shared extractor on the per-view encoders of a CoCon model (see
-    :class:`ViewEncoderFeatures`), with the clips of the SDC quick start."""
-    from .feature_extraction import build_model
-
-    torch.manual_seed(seed)
-    cocon, _ = build_model(config, checkpoint)
-    model = ViewEncoderFeatures(cocon).eval()
-    return extract_with_quickstart(None, PRETRAIN_CONFIG, data_root, meta, num_clips,
-                                   features, seed, desc, model=model,
-                                   derive_views=len(features) > 1)
-
-
 @dataclass(frozen=True)
 class Method:
     """One method of the comparison.
@@ -166,6 +101,9 @@ class Method:
         extractor (callable): ``(checkpoint, config, data_root, meta, num_clips,
             features, seed, desc) -> {(variant, split): (features, labels)}``.
         note (str): one line for the tables (e.g. a wider ``v``).
+        prepare (callable, optional): ``(data_root, workers) -> None``, run once per
+            dataset before any run, in the main process (e.g. the optical flow of a flow
+            view); it must skip what is already done.
     """
     name: str
     title: str
@@ -174,6 +112,7 @@ class Method:
     extract_config: Optional[str] = None
     extractor: Callable = field(default=extract_with_quickstart, compare=False)
     note: str = ''
+    prepare: Optional[Callable] = field(default=None, compare=False)
 
     def __post_init__(self):
         if not self.features or self.features[0] != 'v':
@@ -223,6 +162,11 @@ register_method(Method(
     extractor=extract_view_encoders,
     note='ResNet18-2d3d encoders, one per view (its own backbone, as in CoCon); v: the RGB '
     "encoder, d: the frame-difference encoder on the clip's differences"))
+register_method(Method(
+    'cocon_flow', 'CoCon, RGB + flow', COCON_FLOW_CONFIG, features=('v', 'flow'),
+    extractor=extract_view_encoders, prepare=prepare_optical_flow,
+    note='as above with optical flow (Farneback, extracted once per dataset into '
+    'rawframes) as the second view; flow: the flow encoder on the flow of the same clips'))
 
 
 def _log(message: str) -> None:
@@ -677,6 +621,12 @@ def compare_methods(work_dir: str = 'work_dirs/compare',
         meta = {k: v for k, v in meta.items() if k != 'root'}
         chance[dataset] = chance_levels(meta)
         for method in methods:
+            if METHODS[method].prepare is not None:
+                prepare_start = time.time()
+                METHODS[method].prepare(data_root, max_parallel)
+                _log(f'{dataset}: prepared the data of {method} in '
+                     f'{time.time() - prepare_start:.0f} s')
+        for method in methods:
             for seed in seeds:
                 jobs.append(dict(
                     dataset=dataset, method=method, seed=seed, data_root=data_root,
@@ -746,4 +696,4 @@ def _run_jobs(jobs: Sequence[Mapping], max_parallel: int, start: float) -> List[
 __all__ = ['Method', 'METHODS', 'DATASETS', 'LABEL_SETS', 'register_method', 'mean_sd',
            'pooled_sign_test', 'evaluate_features', 'run_one', 'summarise',
            'paired_tests', 'chance_levels', 'format_markdown', 'plot_comparison', 'compare_methods',
-           'extract_with_quickstart', 'ViewEncoderFeatures', 'extract_view_encoders']
+           'extract_with_quickstart']

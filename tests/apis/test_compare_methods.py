@@ -213,56 +213,19 @@ def test_smoke_comparison_table_shape_and_resume(tmp_path, capsys):
         compare_methods(work, **dict(kwargs, max_epochs=2))
 
 
-def test_view_encoder_features_match_cocon_on_its_own_views():
-    """The RGB encoder's v on a clip, and the difference encoder's d on the differences
-    derived from the RGB-normalised clip, equal the encoders on the views that CoCon's
-    data preprocessor normalises from raw frames and raw differences."""
-    from mmengine.registry import init_default_scope
+def test_smoke_dclr_and_cocon_give_their_decoupled_features(tmp_path, capsys):
+    from sdc_mmaction.apis.method_features import prepare_optical_flow
 
-    from mmaction.registry import MODELS
-    from sdc_mmaction.apis.compare_methods import ViewEncoderFeatures
-
-    init_default_scope('mmaction')
-    torch.manual_seed(0)
-    rgb_mean, rgb_std, diff_std = [120.0, 110.0, 100.0], [60.0, 50.0, 40.0], [8.0, 4.0, 2.0]
-    cocon = MODELS.build(dict(
-        type='CoCon', views=dict(rgb=dict(in_channels=3), diff=dict(in_channels=3)),
-        backbone=dict(type='ResNet2d3d', depth=10, base_channels=4),
-        aggregator=dict(type='ConvGRU', hidden_size=8), predictor=dict(type='DensePredictor'),
-        num_blocks=2, num_pred_steps=1,
-        data_preprocessor=dict(type='MultiViewDataPreprocessor',
-                               mean=dict(rgb=rgb_mean, diff=[0.0] * 3),
-                               std=dict(rgb=rgb_std, diff=diff_std))))
-    cocon.init_weights()
-    cocon.eval()
-    model = ViewEncoderFeatures(cocon).eval()
-    frames = torch.rand(2, 3, 5, 32, 32) * 255  # (M, C, T, H, W), raw
-    clips = model.data_preprocessor(dict(inputs=[frames], data_samples=None))['inputs'][0]
-    # one sample of two clips each
-    raw_views = dict(rgb=[frames[:, :, 1:]], diff=[frames[:, :, 1:] - frames[:, :, :-1]])
-    views = cocon.data_preprocessor(dict(inputs=raw_views, data_samples=None))['inputs']
-    with torch.no_grad():
-        out = model.features(clips, derive_views=True)
-        expected_d = cocon.encoders['diff']['backbone'](views['diff'][0]).mean(dim=(2, 3, 4))
-        expected_v = cocon.encoders['rgb']['backbone'](clips).mean(dim=(2, 3, 4))
-        rgb_of_view = cocon.encoders['rgb']['backbone'](views['rgb'][0]).mean(dim=(2, 3, 4))
-    torch.testing.assert_close(out['d'], expected_d, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(out['v'], expected_v)
-    # the same RGB normalisation as CoCon's rgb view
-    torch.testing.assert_close(model.features(clips[:, :, 1:])['v'], rgb_of_view,
-                               rtol=1e-4, atol=1e-5)
-    assert sorted(model.features(clips)) == ['v']
-
-
-def test_smoke_dclr_and_cocon_give_their_decoupled_features(tmp_path):
     work = str(tmp_path / 'compare')
-    summary = compare_methods(work, methods=('dclr', 'cocon_diff'), datasets=('default', ),
-                              seeds=1, preset='smoke', threads=1, figure=False)
+    methods = ('dclr', 'cocon_diff', 'cocon_flow')
+    summary = compare_methods(work, methods=methods, datasets=('default', ), seeds=1,
+                              preset='smoke', threads=1, figure=False)
     table = summary['tables']['default']
-    assert {labels: list(cells) for labels, cells in table['dclr']['probes'].items()} == \
-        {labels: ['v', 'z_vs', 'z_vd'] for labels in LABEL_SETS}
-    assert {labels: list(cells) for labels, cells in table['cocon_diff']['probes'].items()} \
-        == {labels: ['v', 'd'] for labels in LABEL_SETS}
+    decoupled = dict(dclr=['v', 'z_vs', 'z_vd'], cocon_diff=['v', 'd'],
+                     cocon_flow=['v', 'flow'])
+    for method, features in decoupled.items():
+        assert {labels: list(cells) for labels, cells in table[method]['probes'].items()} \
+            == {labels: features for labels in LABEL_SETS}, method
     for row in table.values():
         assert row['iterations'] == [3]
         for cell in [c for cells in row['probes'].values() for c in cells.values()] + \
@@ -272,6 +235,14 @@ def test_smoke_dclr_and_cocon_give_their_decoupled_features(tmp_path):
     assert summary['tests']['default'] == []
     text = open(osp.join(work, 'comparison.md')).read()
     assert '| DCLR | z_vd | 1 |' in text and '| CoCon, RGB + frame difference | d | 1 |' in text
+    assert '| CoCon, RGB + flow | flow | 1 |' in text
+    assert 'default: prepared the data of cocon_flow' in capsys.readouterr().out
+    # the flow of all four lists is there, and a second preparation redoes nothing
+    data_root = osp.join(work, 'data', 'default')
+    again = prepare_optical_flow(data_root)
+    assert list(again) == ['train_action', 'val_action', 'train_motion_only',
+                           'val_motion_only']
+    assert all(counts['done'] == 0 and counts['skipped'] > 0 for counts in again.values())
 
 
 def test_a_failed_run_is_named_and_stops_the_comparison(tmp_path):
