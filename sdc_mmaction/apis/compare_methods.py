@@ -123,7 +123,7 @@ class Method:
                              'extract_config (the model whose random weights are probed)')
 
 
-#: the methods, in table order; DCLR and CoCon add theirs with :func:`register_method`
+#: the methods, in table order (each added with :func:`register_method`)
 METHODS: 'OrderedDict[str, Method]' = OrderedDict()
 
 
@@ -167,6 +167,16 @@ register_method(Method(
     extractor=extract_view_encoders, prepare=prepare_optical_flow,
     note='as above with optical flow (Farneback, extracted once per dataset into '
     'rawframes) as the second view; flow: the flow encoder on the flow of the same clips'))
+register_method(Method(
+    'cocon_diff_random', 'CoCon encoders, random init (RGB + difference)', None,
+    features=('v', 'd'), extract_config=COCON_DIFF_CONFIG, extractor=extract_view_encoders,
+    note="CoCon's encoders with random weights (drawn with the seed), no training: what "
+    'the frame differences alone give d'))
+register_method(Method(
+    'cocon_flow_random', 'CoCon encoders, random init (RGB + flow)', None,
+    features=('v', 'flow'), extract_config=COCON_FLOW_CONFIG,
+    extractor=extract_view_encoders, prepare=prepare_optical_flow,
+    note="the same with the flow encoder: what the flow alone gives"))
 
 
 def _log(message: str) -> None:

@@ -217,20 +217,22 @@ def test_smoke_dclr_and_cocon_give_their_decoupled_features(tmp_path, capsys):
     from sdc_mmaction.apis.method_features import prepare_optical_flow
 
     work = str(tmp_path / 'compare')
-    methods = ('dclr', 'cocon_diff', 'cocon_flow')
+    methods = ('dclr', 'cocon_diff', 'cocon_flow', 'cocon_flow_random')
     summary = compare_methods(work, methods=methods, datasets=('default', ), seeds=1,
                               preset='smoke', threads=1, figure=False)
     table = summary['tables']['default']
     decoupled = dict(dclr=['v', 'z_vs', 'z_vd'], cocon_diff=['v', 'd'],
-                     cocon_flow=['v', 'flow'])
+                     cocon_flow=['v', 'flow'], cocon_flow_random=['v', 'flow'])
     for method, features in decoupled.items():
         assert {labels: list(cells) for labels, cells in table[method]['probes'].items()} \
             == {labels: features for labels in LABEL_SETS}, method
-    for row in table.values():
-        assert row['iterations'] == [3]
+    for name, row in table.items():
+        assert row['iterations'] == [0 if name.endswith('random') else 3]
         for cell in [c for cells in row['probes'].values() for c in cells.values()] + \
                 list(row['retrieval'].values()):
             assert 0 <= cell['mean'] <= 1
+    # the random encoders are the trained ones before training: another network
+    assert table['cocon_flow_random']['probes'] != table['cocon_flow']['probes']
     # the paired tests compare v with v only, and have no SDC or random run to pair with
     assert summary['tests']['default'] == []
     text = open(osp.join(work, 'comparison.md')).read()
