@@ -505,7 +505,7 @@ def plot_comparison(summary: Mapping, path: str) -> str:
     import matplotlib.pyplot as plt
 
     datasets = list(summary['tables'])
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4),
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 5),
                              squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         table = summary['tables'][dataset]
@@ -528,8 +528,11 @@ def plot_comparison(summary: Mapping, path: str) -> str:
         ax.set_ylim(0, 100)
         ax.set_ylabel('linear probe of v, top-1 (%)')
         ax.set_title(f'data: {dataset}')
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    # one legend for all panels, below them, so that no bar hides behind it
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    rows = math.ceil(len(labels) / 3)
+    fig.legend(handles, labels, loc='lower center', ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.045 * rows, 1, 1))
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
