@@ -32,10 +32,10 @@ import os.path as osp
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .method_features import extract_view_encoders, prepare_optical_flow
+from .method_features import (extract_on_quickstart_clips, extract_view_encoders,
+                              prepare_optical_flow)
 from .quickstart import (PRESETS, PRETRAIN_CONFIG, REPO_ROOT, extract_all, prepare_dataset,
                          pretrain, trained_config)
 
@@ -73,13 +73,13 @@ SETTINGS_FILE = 'compare_settings.json'
 
 def extract_with_quickstart(checkpoint: Optional[str], config: str, data_root: str,
                             meta: Mapping, num_clips: int, features: Sequence[str],
-                            seed: int, desc: str, **kwargs) -> dict:
+                            seed: int, desc: str) -> dict:
     """The shared extractor: :func:`~sdc_mmaction.apis.quickstart.extract_all` on a model
     built from ``config`` (``checkpoint`` loaded whole, or its backbone only, or None for
     random weights drawn with ``seed``). Returns ``(variant, split) -> (features,
-    labels)``. ``kwargs`` go to ``extract_all`` (e.g. ``derive_views``)."""
+    labels)``."""
     extracted = extract_all(checkpoint, data_root, meta, num_clips, desc, config,
-                            features=features, init_seed=seed, **kwargs)
+                            features=features, init_seed=seed)
     extracted.pop('model')
     return extracted
 
@@ -152,8 +152,7 @@ register_method(Method(
     'side by side, twice as wide'))
 register_method(Method(
     'dclr', 'DCLR', DCLR_CONFIG, features=('v', 'z_vs', 'z_vd'),
-    extractor=partial(extract_with_quickstart, derive_views=True,
-                      clips_config=PRETRAIN_CONFIG),
+    extractor=extract_on_quickstart_clips,
     note="its own augmentations and two clips per video; z_vs / z_vd: the clip's static "
     'and dynamic projections (the pooling weighted by the static frame\'s and the frame '
     'difference\'s activation maps)'))
@@ -633,12 +632,16 @@ def compare_methods(work_dir: str = 'work_dirs/compare',
                                seed=data_seed)
         meta = {k: v for k, v in meta.items() if k != 'root'}
         chance[dataset] = chance_levels(meta)
+        prepared = set()  # two methods may read the same data (e.g. the same flow)
         for method in methods:
-            if METHODS[method].prepare is not None:
-                prepare_start = time.time()
-                METHODS[method].prepare(data_root, max_parallel)
-                _log(f'{dataset}: prepared the data of {method} in '
-                     f'{time.time() - prepare_start:.0f} s')
+            prepare = METHODS[method].prepare
+            if prepare is None or prepare in prepared:
+                continue
+            prepared.add(prepare)
+            prepare_start = time.time()
+            prepare(data_root, max_parallel)
+            _log(f'{dataset}: prepared the data of {method} in '
+                 f'{time.time() - prepare_start:.0f} s')
         for method in methods:
             for seed in seeds:
                 jobs.append(dict(

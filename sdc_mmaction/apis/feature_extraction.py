@@ -26,29 +26,33 @@ def feature_pipeline(clip_len: int = 16,
                      frame_interval: int = 1,
                      num_clips: int = 10,
                      resize: Optional[int] = 128,
-                     crop_size: int = 112) -> List[dict]:
+                     crop_size: int = 112,
+                     rawframes: bool = False) -> List[dict]:
     """MMAction2 pipeline: ``num_clips`` uniformly spaced clips, short side resized to
     ``resize`` (None: no resize), centre crop ``crop_size``; packs (num_clips, C, T, H, W).
 
     Decoding goes through ``CheckedDecordInit`` / ``CheckedDecordDecode``, whose errors name
-    the video file."""
+    the video file; with ``rawframes``, ``RawFrameDecode`` reads the frames of a
+    ``RawframeDataset`` (RGB or flow, as the dataset's modality says)."""
     for name, value in (('clip_len', clip_len), ('frame_interval', frame_interval),
                         ('num_clips', num_clips), ('crop_size', crop_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f'{name} must be a positive int, got {value!r}')
-    pipeline = [
-        dict(type='CheckedDecordInit'),
-        dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval,
-             num_clips=num_clips, test_mode=True),
-        dict(type='CheckedDecordDecode'),
-    ]
+    sampling = dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval,
+                    num_clips=num_clips, test_mode=True)
+    if rawframes:
+        pipeline = [sampling, dict(type='RawFrameDecode')]
+    else:
+        pipeline = [dict(type='CheckedDecordInit'), sampling,
+                    dict(type='CheckedDecordDecode')]
     if resize is not None:
         pipeline.append(dict(type='Resize', scale=(-1, int(resize))))
     pipeline += [
         dict(type='CenterCrop', crop_size=crop_size),
         dict(type='FormatShape', input_format='NCTHW'),
-        # the file name lets other label lists over the same videos be matched
-        dict(type='PackActionInputs', meta_keys=('img_shape', 'filename')),
+        # the file name (frame folder) lets other label lists over the same videos be matched
+        dict(type='PackActionInputs',
+             meta_keys=('img_shape', 'frame_dir' if rawframes else 'filename')),
     ]
     return pipeline
 
@@ -57,8 +61,12 @@ def build_video_dataloader(ann_file: str,
                            data_prefix: str,
                            pipeline: Sequence[dict],
                            batch_size: int = 4,
-                           num_workers: int = 0):
-    """A non-shuffling loader over an MMAction2 video list (``path label`` per line)."""
+                           num_workers: int = 0,
+                           dataset_cfg: Optional[dict] = None):
+    """A non-shuffling loader over an MMAction2 video list (``path label`` per line).
+
+    ``dataset_cfg``: another dataset than ``VideoDataset`` over ``data_prefix``, e.g.
+    ``dict(type='RawframeDataset', data_prefix=dict(img=...), modality='Flow')``."""
     import sdc_mmaction  # noqa: F401  (registration)
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
@@ -71,9 +79,10 @@ def build_video_dataloader(ann_file: str,
     if not osp.isdir(data_prefix):
         raise FileNotFoundError(f'video folder (data prefix) not found: {data_prefix}')
     init_default_scope('mmaction')
+    cfg = dict(type='VideoDataset', data_prefix=dict(video=data_prefix))
+    cfg.update(dataset_cfg or {})
     dataset = DATASETS.build(
-        dict(type='VideoDataset', ann_file=ann_file, data_prefix=dict(video=data_prefix),
-             pipeline=list(pipeline), test_mode=True))
+        dict(cfg, ann_file=ann_file, pipeline=list(pipeline), test_mode=True))
     if len(dataset) == 0:
         raise ValueError(f'{ann_file} lists no videos')
     return DataLoader(dataset, batch_size=batch_size, shuffle=False,

@@ -125,32 +125,18 @@ def prepare_optical_flow(data_root: str, workers: int = 1) -> dict:
 
 
 def _flow_loader(data_root: str, list_name: str, clips: Mapping, num_clips: int):
-    import sdc_mmaction  # noqa: F401  (registration)
-    from mmengine.dataset import pseudo_collate
-    from mmengine.registry import init_default_scope
-    from torch.utils.data import DataLoader
+    from .feature_extraction import build_video_dataloader, feature_pipeline
 
-    from mmaction.registry import DATASETS
-
-    pipeline = [dict(type='SampleFrames', clip_len=clips['clip_len'],
-                     frame_interval=clips['frame_interval'], num_clips=num_clips,
-                     test_mode=True),
-                dict(type='RawFrameDecode')]
-    if clips['resize'] is not None:
-        pipeline.append(dict(type='Resize', scale=(-1, clips['resize'])))
-    pipeline += [dict(type='CenterCrop', crop_size=clips['crop_size']),
-                 dict(type='FormatShape', input_format='NCTHW'),
-                 dict(type='PackActionInputs', meta_keys=('img_shape', 'frame_dir'))]
-    ann_file = osp.join(data_root, RAWFRAMES, f'{list_name}_flow.txt')
+    rawframes = osp.join(data_root, RAWFRAMES)
+    ann_file = osp.join(rawframes, f'{list_name}_flow.txt')
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'{ann_file} is missing: prepare_optical_flow('
                                 f'{data_root!r}) writes it')
-    init_default_scope('mmaction')
-    dataset = DATASETS.build(dict(
-        type='RawframeDataset', ann_file=ann_file,
-        data_prefix=dict(img=osp.join(data_root, RAWFRAMES)), pipeline=pipeline,
-        test_mode=True, modality='Flow', filename_tmpl=FLOW_TEMPLATE))
-    return DataLoader(dataset, batch_size=8, shuffle=False, collate_fn=pseudo_collate)
+    return build_video_dataloader(
+        ann_file, rawframes, feature_pipeline(**clips, num_clips=num_clips, rawframes=True),
+        batch_size=8,
+        dataset_cfg=dict(type='RawframeDataset', data_prefix=dict(img=rawframes),
+                         modality='Flow', filename_tmpl=FLOW_TEMPLATE))
 
 
 def _listed_videos(ann_file: str) -> list:
@@ -187,6 +173,32 @@ def extract_flow_features(cocon: torch.nn.Module, data_root: str, meta: Mapping,
     return out
 
 
+def _extract_on_quickstart_clips(model: torch.nn.Module, data_root: str, meta: Mapping,
+                                 num_clips: int, features: Sequence[str], desc: str,
+                                 derive_views: bool) -> dict:
+    extracted = extract_all(None, data_root, meta, num_clips, desc, PRETRAIN_CONFIG,
+                            features=features, derive_views=derive_views, model=model)
+    extracted.pop('model')
+    return extracted
+
+
+def extract_on_quickstart_clips(checkpoint: Optional[str], config: str, data_root: str,
+                                meta: Mapping, num_clips: int, features: Sequence[str],
+                                seed: int, desc: str) -> dict:
+    """The shared extractor on ``config``'s model (``checkpoint`` loaded, or random
+    weights drawn with ``seed``) fed the SDC quick start's clips, with the static frame
+    and the frame difference derived from each clip: for a model whose own config samples
+    clips otherwise (DCLR: two clips per video) and whose decoupled features need those
+    views (DCLR's ``z_vs``, ``z_vd``). Returns ``(variant, split) -> (features,
+    labels)``."""
+    from .feature_extraction import build_model
+
+    torch.manual_seed(seed)
+    model, _ = build_model(config, checkpoint)
+    return _extract_on_quickstart_clips(model, data_root, meta, num_clips, features, desc,
+                                        derive_views=len(features) > 1)
+
+
 def extract_view_encoders(checkpoint: Optional[str], config: str, data_root: str,
                           meta: Mapping, num_clips: int, features: Sequence[str], seed: int,
                           desc: str) -> dict:
@@ -202,11 +214,9 @@ def extract_view_encoders(checkpoint: Optional[str], config: str, data_root: str
                        f'{unknown}')
     torch.manual_seed(seed)
     cocon, _ = build_model(config, checkpoint)
-    extracted = extract_all(None, data_root, meta, num_clips, desc, PRETRAIN_CONFIG,
-                            features=[f for f in features if f != 'flow'],
-                            derive_views='d' in features,
-                            model=ViewEncoderFeatures(cocon).eval())
-    extracted.pop('model')
+    extracted = _extract_on_quickstart_clips(
+        ViewEncoderFeatures(cocon).eval(), data_root, meta, num_clips,
+        [f for f in features if f != 'flow'], desc, derive_views='d' in features)
     if 'flow' in features:
         flows = extract_flow_features(cocon, data_root, meta, num_clips, desc)
         for key, flow in flows.items():
@@ -215,4 +225,4 @@ def extract_view_encoders(checkpoint: Optional[str], config: str, data_root: str
 
 
 __all__ = ['ViewEncoderFeatures', 'prepare_optical_flow', 'extract_flow_features',
-           'extract_view_encoders']
+           'extract_on_quickstart_clips', 'extract_view_encoders']

@@ -329,7 +329,6 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
                 variants: Sequence[str] = tuple(VARIANT_LABELS),
                 features: Optional[Sequence[str]] = None, init_seed: int = 0,
                 derive_views: Optional[bool] = None,
-                clips_config: Optional[str] = None,
                 model: Optional[torch.nn.Module] = None) -> dict:
     """Table 3 features of every list of ``variants`` (default: both), for one model
     (``checkpoint=None``: random), built from ``config`` and fed clips sampled as its
@@ -339,11 +338,9 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
     ``features``: the names to extract (default: Table 3's, the concept distributions
     and the derived views' features). ``init_seed`` seeds the model's initialisation,
     which is what a random model (``checkpoint=None``) is. ``derive_views``: see
-    :func:`~sdc_mmaction.apis.concept_analysis.extract_concept_features`.
-    ``clips_config``: the config whose training clips the features are extracted from
-    (default: ``config``), for a model whose config samples its clips otherwise (e.g.
-    two clips per video). ``model``: extract with this model instead of one built from
-    ``config`` and ``checkpoint`` (both then unused but for the clips)."""
+    :func:`~sdc_mmaction.apis.concept_analysis.extract_concept_features`. ``model``:
+    extract with this model instead of one built from ``config`` and ``checkpoint``;
+    ``config`` then only sets the clips."""
     from .concept_analysis import extract_concept_features, labels_for_videos
     from .feature_extraction import build_model
 
@@ -354,7 +351,7 @@ def extract_all(checkpoint: Optional[str], data_root: str, meta: Mapping,
     if model is None:
         torch.manual_seed(init_seed)  # the random baseline is the same network every run
         model, _ = build_model(config, checkpoint)
-    clips = extraction_clips(config if clips_config is None else clips_config, meta)
+    clips = extraction_clips(config, meta)
     videos = osp.join(data_root, 'videos')
     ann = osp.join(data_root, 'annotations')
     out = {}

@@ -11,6 +11,17 @@ _IMAGENET_MEAN = (123.675, 116.28, 103.53)
 _IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
+def derive_clip_views(data_preprocessor, clip: torch.Tensor) -> dict:
+    """``data_preprocessor.views_from_clip(clip)`` (the static frame and the frame
+    difference of normalised clips, see :meth:`ConceptDataPreprocessor.views_from_clip`),
+    or a TypeError naming a preprocessor that cannot derive them."""
+    derive = getattr(data_preprocessor, 'views_from_clip', None)
+    if derive is None:
+        raise TypeError(f'{type(data_preprocessor).__name__} cannot derive the static frame '
+                        'and the frame difference from a clip (it has no views_from_clip)')
+    return derive(clip)
+
+
 def _as_vector(values, name: str) -> torch.Tensor:
     vector = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
     if vector.numel() == 0:

@@ -9,6 +9,7 @@ from torch import Tensor
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 
+from ..data_preprocessors import derive_clip_views
 from ..losses import concept_predictions
 
 #: The view names the heads know: the RGB clip (v), the static frame (s), the frame
@@ -367,12 +368,7 @@ class ConceptPretrainRecognizer(BaseModel):
         """
         views, num_clips = self.split_views(inputs, data_samples)
         if derive_views and list(views) == ['clip']:
-            derive = getattr(self.data_preprocessor, 'views_from_clip', None)
-            if derive is None:
-                raise TypeError(f'{type(self.data_preprocessor).__name__} cannot derive the '
-                                'static frame and the frame difference from a clip (it has '
-                                'no views_from_clip)')
-            views.update(derive(views['clip']))
+            views.update(derive_clip_views(self.data_preprocessor, views['clip']))
         pooled, feature_maps = {}, {}
         for group in _same_shape_groups(views):  # derived d has one frame fewer than v
             group_pooled, group_maps = self.extract_feat(group)

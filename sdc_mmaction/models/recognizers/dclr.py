@@ -10,6 +10,7 @@ from torch import Tensor
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 
+from ..data_preprocessors import derive_clip_views
 from ..losses import (activation_alignment_loss, activation_map, activation_weighted_pool,
                       all_gather_with_grad, get_dist_info, multi_positive_info_nce,
                       normalised_activation, queue_affinity, top_k_queue_positives)
@@ -294,12 +295,7 @@ class DCLR(BaseModel):
         f_v = _last_feature_map(self.backbone(clips), self.backbone)
         out = dict(v=f_v.mean(dim=(2, 3, 4)))
         if derive_views:
-            derive = getattr(self.data_preprocessor, 'views_from_clip', None)
-            if derive is None:
-                raise TypeError(f'DCLR: {type(self.data_preprocessor).__name__} cannot derive '
-                                'the static frame and the frame difference from a clip (it '
-                                'has no views_from_clip)')
-            derived = derive(clips)
+            derived = derive_clip_views(self.data_preprocessor, clips)
             key = self.key_encoder.module
             for name, view in (('vs', derived['static']), ('vd', derived['diff'])):
                 weights = normalised_activation(activation_map(
